@@ -1,0 +1,87 @@
+"""Start-up and shutdown of the kpibot process (``kpibot serve``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.errors import ConfigError
+from bot.web.server import create_app
+from bot.web.whatsapp import WebhookConfig
+from storage import migrate
+from storage.db import check_connection, create_db_engine, redact_url
+
+logger = logging.getLogger(__name__)
+
+
+def webhook_config(settings: Settings, *, insecure: bool = False) -> WebhookConfig:
+    """The webhook's configuration, refusing to run unsigned unless told to.
+
+    Raises:
+        ConfigError: no app secret and no explicit insecure development mode.
+    """
+    secret = settings.whatsapp_app_secret
+    if secret is None and not insecure:
+        raise ConfigError(
+            "WHATSAPP_APP_SECRET is not set, so webhook signatures cannot be checked. "
+            "Set it to your Meta app's secret, or pass --insecure-skip-signature for "
+            "local development only."
+        )
+    token = settings.whatsapp_verify_token
+    return WebhookConfig(
+        app_secret=secret.get_secret_value().encode() if secret else None,
+        verify_token=token.get_secret_value() if token else None,
+        max_body_bytes=settings.kpibot_max_body_bytes,
+        verify_signatures=secret is not None,
+    )
+
+
+async def serve(settings: Settings, *, insecure: bool = False) -> None:
+    """Run the webhook server until SIGINT or SIGTERM, then shut down in order."""
+    # 1. Configuration first: refuse to start rather than run half-protected.
+    config = webhook_config(settings, insecure=insecure)
+    if not config.verify_signatures:
+        logger.warning(
+            "INSECURE: webhook signatures are NOT checked; anyone who can reach this port "
+            "can write data. Never run like this on a public address."
+        )
+
+    # 2. The store: reachable, and at the schema this version expects.
+    engine = create_db_engine(settings.database_url)
+    await asyncio.to_thread(check_connection, engine)
+    before, after = await asyncio.to_thread(migrate.upgrade, engine)
+    logger.info(
+        "database ready url=%s schema=%s", redact_url(settings.database_url), after or before
+    )
+
+    # 3. The HTTP server; its start-up hooks start the inbox writer and normaliser.
+    app = create_app(engine, config)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.kpibot_http_host, settings.kpibot_http_port)
+    await site.start()
+    logger.info(
+        "listening on http://%s:%s (POST /webhooks/whatsapp, GET /healthz)",
+        settings.kpibot_http_host,
+        settings.kpibot_http_port,
+    )
+
+    # 4. Wait for a stop signal.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+    # 5. Stop listening, commit queued deliveries, finish the normaliser's batch; last,
+    #    release the database.
+    logger.info("shutting down")
+    await runner.cleanup()
+    engine.dispose()
+    logger.info("stopped")

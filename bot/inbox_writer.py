@@ -1,0 +1,94 @@
+"""Group commit for the webhook inbox: many concurrent deliveries, one durable commit.
+
+Every accepted webhook must be in the database before its 200 goes out. Committing each
+body on its own would make the disk's flush time the ceiling on deliveries per second,
+so requests that arrive while a commit is under way wait together and go into the next
+one. Each request still returns only after the transaction holding its body committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from sqlalchemy import Engine
+
+from storage import inbox
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 500
+
+
+class InboxWriter:
+    """Writes webhook bodies to the inbox in batched, durable transactions.
+
+    Start it with :meth:`start` inside the running event loop and stop it with
+    :meth:`stop`, which writes what is still queued before returning.
+    """
+
+    def __init__(self, engine: Engine, max_batch: int = MAX_BATCH) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._queue: list[tuple[bytes, asyncio.Future[None]]] = []
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start the background writer."""
+        self._task = asyncio.create_task(self._run(), name="kpibot-inbox-writer")
+
+    async def stop(self) -> None:
+        """Write everything still queued, then stop."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def store(self, body: bytes) -> None:
+        """Return once ``body`` is committed to the inbox.
+
+        Raises:
+            bot.errors.StorageError: the commit failed; the body is not stored.
+            RuntimeError: the writer is stopping and takes no more bodies.
+        """
+        if self._closing or self._task is None:
+            raise RuntimeError("the inbox writer is not running")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((body, future))
+        self._wake.set()
+        await future
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+                await self._commit(batch)
+            if self._closing:
+                return
+
+    async def _commit(self, batch: list[tuple[bytes, asyncio.Future[None]]]) -> None:
+        started = time.perf_counter()
+        try:
+            await asyncio.to_thread(inbox.store_bodies, self._engine, [body for body, _ in batch])
+        except Exception as exc:
+            logger.error("inbox commit failed bodies=%d error=%s", len(batch), exc)
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+
+        logger.debug(
+            "inbox commit bodies=%d duration_ms=%.1f",
+            len(batch),
+            (time.perf_counter() - started) * 1000,
+        )
+        for _, future in batch:
+            if not future.done():
+                future.set_result(None)

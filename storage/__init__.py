@@ -1,0 +1,1 @@
+"""kpibot's store: tables, engine and sessions, queries and migrations. All SQL lives here."""

@@ -1,0 +1,176 @@
+"""The webhook inbox: raw bodies kept durably before anything is done with them.
+
+A body is written here before the webhook is acknowledged, so nothing Meta delivered
+can be lost by a crash of kpibot's later steps. The normaliser then takes rows that
+are ``pending`` (or, for a replay, ``failed``) and marks each ``processed`` or ``failed``
+with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from bot.errors import StorageError
+from storage.models import WebhookInbox
+from storage.types import utcnow
+
+PENDING = "pending"
+PROCESSED = "processed"
+FAILED = "failed"
+
+_inbox = WebhookInbox.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    """One stored webhook body, as the normaliser needs it."""
+
+    id: int
+    received_at: datetime
+    body: bytes
+
+
+def body_digest(body: bytes) -> str:
+    """The SHA-256 hex digest that identifies a byte-identical redelivery."""
+    return hashlib.sha256(body).hexdigest()
+
+
+def store_bodies(engine: Engine, bodies: Sequence[bytes], source: str = "whatsapp") -> None:
+    """Write webhook bodies to the inbox in one transaction, committed before return.
+
+    A body already in the inbox (a redelivery of the same bytes) is not stored again;
+    it still counts as stored.
+
+    Args:
+        engine: the store.
+        bodies: raw request bodies, exactly as received.
+        source: where they came from.
+
+    Raises:
+        StorageError: the transaction did not commit; none of the bodies is stored.
+    """
+    if not bodies:
+        return
+    now = utcnow()
+    rows = [
+        {
+            "source": source,
+            "received_at": now,
+            "body": body,
+            "body_sha256": body_digest(body),
+            "status": PENDING,
+            "attempts": 0,
+        }
+        for body in bodies
+    ]
+    insert_stmt = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert_stmt(_inbox).on_conflict_do_nothing(index_elements=["body_sha256"])
+    try:
+        with engine.begin() as conn:
+            conn.execute(stmt, rows)
+    except DBAPIError as exc:
+        raise StorageError(f"could not store {len(rows)} webhook bodies: {exc.orig}") from exc
+
+
+def claim(
+    session: Session, statuses: Sequence[str] = (PENDING,), limit: int = 100
+) -> list[InboxItem]:
+    """The oldest inbox rows in ``statuses``, up to ``limit``, locked for this transaction.
+
+    On PostgreSQL rows another process holds are skipped (``SKIP LOCKED``), so two
+    kpibot processes never normalise the same body at once; SQLite has one writer at a
+    time anyway. Mark each claimed row in the same transaction.
+    """
+    stmt = (
+        select(_inbox.c.id, _inbox.c.received_at, _inbox.c.body)
+        .where(_inbox.c.status.in_(list(statuses)))
+        .order_by(_inbox.c.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = session.execute(stmt).all()
+    return [InboxItem(id=row.id, received_at=row.received_at, body=row.body) for row in rows]
+
+
+def mark_processed(session: Session, ids: Sequence[int]) -> None:
+    """Mark rows as normalised into the domain tables."""
+    if not ids:
+        return
+    session.execute(
+        update(_inbox)
+        .where(_inbox.c.id.in_(list(ids)))
+        .values(
+            status=PROCESSED,
+            error=None,
+            processed_at=utcnow(),
+            attempts=_inbox.c.attempts + 1,
+        )
+    )
+
+
+def mark_failed(session: Session, item_id: int, reason: str) -> None:
+    """Mark a row as failed to normalise, keeping the reason for the operator."""
+    session.execute(
+        update(_inbox)
+        .where(_inbox.c.id == item_id)
+        .values(status=FAILED, error=reason[:2000], attempts=_inbox.c.attempts + 1)
+    )
+
+
+def reset_for_replay(engine: Engine, include_processed: bool = False) -> int:
+    """Put failed rows (and, if asked, processed ones too) back to pending.
+
+    Returns:
+        How many rows will be normalised again.
+    """
+    statuses = [FAILED, PROCESSED] if include_processed else [FAILED]
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(_inbox).where(_inbox.c.status.in_(statuses)).values(status=PENDING)
+        )
+    return int(result.rowcount or 0)
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    """How many inbox rows there are in each status."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(_inbox.c.status, func.count()).group_by(_inbox.c.status)).all()
+    return {status: int(n) for status, n in rows}
+
+
+def failures(engine: Engine, limit: int = 20) -> list[tuple[int, str]]:
+    """The newest failed rows with their reasons, for ``kpibot replay --list``."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(_inbox.c.id, _inbox.c.error)
+            .where(_inbox.c.status == FAILED)
+            .order_by(_inbox.c.id.desc())
+            .limit(limit)
+        ).all()
+    return [(row.id, row.error or "") for row in rows]
+
+
+__all__ = [
+    "FAILED",
+    "PENDING",
+    "PROCESSED",
+    "InboxItem",
+    "body_digest",
+    "claim",
+    "counts",
+    "failures",
+    "mark_failed",
+    "mark_processed",
+    "reset_for_replay",
+    "store_bodies",
+]

@@ -1,0 +1,605 @@
+"""Applying domain events to the store, idempotently and in any order.
+
+Meta redelivers webhooks for days and does not keep statuses in order, and a history
+backfill arrives in chunks that may overtake each other. Every function here is written
+so that applying the same event twice, or two events in either order, leaves the same
+rows:
+
+- a message id (``wamid``) is stored once; a later copy only fills in what is missing;
+- each delivery step keeps the earliest time it was seen, and ``status`` only climbs
+  the sent < delivered < read < played ladder; ``failed`` is recorded whenever it comes;
+- an edit or revoke that overtakes its message leaves a row the message completes.
+
+Updates are single SQL statements with the merge rule inside them, so two processes
+applying events for the same message at once cannot lose each other's work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, bindparam, case, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from bot import domain
+from storage.models import AccountEvent, BusinessNumber, Customer, Message
+from storage.types import UTCDateTime, utcnow
+
+logger = logging.getLogger(__name__)
+
+_message = Message.__table__  # type: ignore[attr-defined]
+_customer = Customer.__table__  # type: ignore[attr-defined]
+_number = BusinessNumber.__table__  # type: ignore[attr-defined]
+_account_event = AccountEvent.__table__  # type: ignore[attr-defined]
+
+# Pricing categories that only a template message can have, folded to the three
+# template categories WhatsApp bills by.
+TEMPLATE_CATEGORIES = {
+    "marketing": "marketing",
+    "marketing_lite": "marketing",
+    "group_marketing": "marketing",
+    "utility": "utility",
+    "group_utility": "utility",
+    "authentication": "authentication",
+    "authentication_international": "authentication",
+    "authentication-international": "authentication",
+}
+
+# Types that say "content not known yet": a later copy of the message may fill them in.
+_PLACEHOLDER_TYPES = ("unknown", "media_placeholder")
+
+_LADDER_COLUMNS = {
+    domain.DeliveryStatus.SENT: "sent_at",
+    domain.DeliveryStatus.DELIVERED: "delivered_at",
+    domain.DeliveryStatus.READ: "read_at",
+    domain.DeliveryStatus.PLAYED: "played_at",
+    domain.DeliveryStatus.FAILED: "failed_at",
+}
+
+
+def is_automated_marker(tracking_data: str | None) -> bool:
+    """Whether a sender marked a Cloud API message as automated.
+
+    Bots, greeting and away messages sent through the Cloud API identify themselves by
+    setting ``biz_opaque_callback_data`` to ``automated``, to a value starting with
+    ``automated:``, or to a JSON object with ``"automated": true``.
+    """
+    if not tracking_data:
+        return False
+    marker = tracking_data.strip()
+    if marker.lower() == "automated" or marker.lower().startswith("automated:"):
+        return True
+    if marker.startswith("{"):
+        try:
+            decoded = json.loads(marker)
+        except ValueError:
+            return False
+        return isinstance(decoded, dict) and decoded.get("automated") is True
+    return False
+
+
+@dataclass
+class ApplyStats:
+    """What applying a batch of events changed, for the operator's log line."""
+
+    messages_new: int = 0
+    messages_merged: int = 0
+    statuses: int = 0
+    edits: int = 0
+    revokes: int = 0
+    identities: int = 0
+    account_events: int = 0
+
+    def add(self, other: ApplyStats) -> None:
+        """Add another batch's counts to these."""
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+class _Resolver:
+    """Finds or creates business numbers and customers, caching ids for one batch."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.numbers: dict[str, tuple[int, int | None]] = {}
+        self.customers: dict[tuple[str | None, str | None], int] = {}
+        self._insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+
+    def number(self, ref: domain.BusinessNumber) -> tuple[int, int | None]:
+        """The (business number id, owning rep id) for ``ref``, creating the number."""
+        cached = self.numbers.get(ref.phone_number_id)
+        if cached is not None:
+            return cached
+
+        row = self._find_number(ref.phone_number_id)
+        if row is None:
+            self.session.execute(
+                self._insert(_number)
+                .values(
+                    phone_number_id=ref.phone_number_id,
+                    display_number=ref.display_number,
+                    waba_id=ref.waba_id,
+                    first_seen_at=utcnow(),
+                )
+                .on_conflict_do_nothing(index_elements=["phone_number_id"])
+            )
+            row = self._find_number(ref.phone_number_id)
+            assert row is not None
+        elif (ref.display_number and not row.display_number) or (ref.waba_id and not row.waba_id):
+            self.session.execute(
+                update(_number)
+                .where(_number.c.id == row.id)
+                .values(
+                    display_number=row.display_number or ref.display_number,
+                    waba_id=row.waba_id or ref.waba_id,
+                )
+            )
+
+        result = (int(row.id), row.rep_id)
+        self.numbers[ref.phone_number_id] = result
+        return result
+
+    def _find_number(self, phone_number_id: str) -> Any:
+        return self.session.execute(
+            select(
+                _number.c.id, _number.c.rep_id, _number.c.display_number, _number.c.waba_id
+            ).where(_number.c.phone_number_id == phone_number_id)
+        ).first()
+
+    def customer(self, ref: domain.CustomerRef) -> int:
+        """The customer id for ``ref``, creating the customer or filling in what is new."""
+        key = (ref.wa_id, ref.user_id)
+        cached = self.customers.get(key)
+        if cached is not None:
+            return cached
+
+        row = self._find_customer(ref)
+        if row is None:
+            self.session.execute(
+                self._insert(_customer)
+                .values(wa_id=ref.wa_id, user_id=ref.user_id, name=ref.name)
+                .on_conflict_do_nothing()
+            )
+            row = self._find_customer(ref)
+            assert row is not None, f"customer {ref!r} could not be stored"
+        else:
+            self._fill_in_customer(row, ref)
+
+        self.customers[key] = int(row.id)
+        return int(row.id)
+
+    def _find_customer(self, ref: domain.CustomerRef) -> Any:
+        # wa_id is the stable key; the business-scoped id finds users who hid their number.
+        columns = (_customer.c.id, _customer.c.wa_id, _customer.c.user_id, _customer.c.name)
+        if ref.wa_id:
+            row = self.session.execute(
+                select(*columns).where(_customer.c.wa_id == ref.wa_id)
+            ).first()
+            if row is not None:
+                return row
+        if ref.user_id:
+            return self.session.execute(
+                select(*columns).where(_customer.c.user_id == ref.user_id)
+            ).first()
+        return None
+
+    def _fill_in_customer(self, row: Any, ref: domain.CustomerRef) -> None:
+        values: dict[str, Any] = {}
+        if ref.wa_id and not row.wa_id:
+            values["wa_id"] = ref.wa_id
+        if ref.user_id and not row.user_id and not self._user_id_taken(ref.user_id):
+            values["user_id"] = ref.user_id
+        if ref.name and not row.name:
+            values["name"] = ref.name
+        if values:
+            values["updated_at"] = utcnow()
+            self.session.execute(update(_customer).where(_customer.c.id == row.id).values(values))
+
+    def _user_id_taken(self, user_id: str) -> bool:
+        return (
+            self.session.execute(
+                select(_customer.c.id).where(_customer.c.user_id == user_id)
+            ).first()
+            is not None
+        )
+
+
+def apply_events(session: Session, events: Iterable[domain.DomainEvent]) -> ApplyStats:
+    """Apply domain events to the store inside the caller's transaction.
+
+    Args:
+        session: the open session; the caller commits.
+        events: events in the order the source gave them (any order gives the same rows).
+
+    Returns:
+        Counts of what changed.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database refused a write.
+    """
+    resolver = _Resolver(session)
+    stats = ApplyStats()
+    for event in events:
+        if isinstance(event, domain.MessageEvent):
+            _apply_message(session, resolver, event, stats)
+        elif isinstance(event, domain.StatusEvent):
+            _apply_status(session, resolver, event)
+            stats.statuses += 1
+        elif isinstance(event, domain.MessageEditEvent):
+            _apply_edit(session, resolver, event)
+            stats.edits += 1
+        elif isinstance(event, domain.MessageRevokeEvent):
+            _apply_revoke(session, resolver, event)
+            stats.revokes += 1
+        elif isinstance(event, domain.CustomerIdentityEvent):
+            _apply_identity(session, resolver, event)
+            stats.identities += 1
+        elif isinstance(event, domain.AccountEvent) and _apply_account_event(
+            session, resolver, event
+        ):
+            stats.account_events += 1
+    return stats
+
+
+def _rowcount(result: Any) -> int:
+    """Rows an INSERT / UPDATE touched (``Session.execute`` is typed as a plain Result)."""
+    return int(result.rowcount or 0)
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _ts(value: datetime) -> Any:
+    return bindparam(None, value, type_=UTCDateTime())
+
+
+def _earliest(column: Any, value: datetime) -> ColumnElement[Any]:
+    """SQL for "the earlier of the column and value", treating NULL as unknown."""
+    ts = _ts(value)
+    return case((or_(column.is_(None), column > ts), ts), else_=column)
+
+
+def _content_values(content: domain.MessageContent) -> dict[str, Any]:
+    first_error = content.errors[0] if content.errors else None
+    return {
+        "type": content.type,
+        "text": content.text,
+        "caption": content.caption,
+        "filename": content.filename,
+        "mime_type": content.mime_type,
+        "context_wamid": content.context_message_id,
+        "forwarded": content.forwarded,
+        "reaction_to": content.reaction_to,
+        "reaction_emoji": content.reaction_emoji,
+        "referral_source_type": content.referral_source_type,
+        "referral_source_id": content.referral_source_id,
+        "referral_ctwa_clid": content.referral_ctwa_clid,
+        "error_code": first_error.code if first_error else None,
+        "error_title": first_error.title if first_error else None,
+    }
+
+
+def _insert_message(session: Session, values: dict[str, Any]) -> bool:
+    """Insert a message row unless its wamid is stored; True when it was new."""
+    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+    now = utcnow()
+    values = {"created_at": now, "updated_at": now, **values}
+    result = session.execute(
+        insert(_message).values(values).on_conflict_do_nothing(index_elements=["wamid"])
+    )
+    return _rowcount(result) > 0
+
+
+def _status_values(status: domain.DeliveryStatus | None) -> dict[str, Any]:
+    if status is None or status is domain.DeliveryStatus.FAILED:
+        return {"status": None}
+    return {"status": status.value}
+
+
+def _apply_message(
+    session: Session, resolver: _Resolver, event: domain.MessageEvent, stats: ApplyStats
+) -> None:
+    number_id, rep_id = resolver.number(event.number)
+    customer_id = resolver.customer(event.customer)
+    content = _content_values(event.content)
+    values = {
+        "wamid": event.message_id,
+        "business_number_id": number_id,
+        "rep_id": rep_id,
+        "customer_id": customer_id,
+        "direction": event.direction.value,
+        "source": event.source.value,
+        "timestamp": event.timestamp,
+        **content,
+        # A backfill tells how far the message got, not when: no *_at is set for it.
+        **_status_values(event.history_status),
+    }
+    if event.history_status is domain.DeliveryStatus.FAILED:
+        values["failed_at"] = event.timestamp
+    if _insert_message(session, values):
+        stats.messages_new += 1
+        return
+
+    stats.messages_merged += 1
+    _merge_message_copy(session, event, content)
+
+
+def _merge_message_copy(
+    session: Session, event: domain.MessageEvent, content: dict[str, Any]
+) -> None:
+    """Complete a stored message from another copy of it (a redelivery, a backfill)."""
+    m = _message.c
+    placeholder = m.type.in_(_PLACEHOLDER_TYPES)
+    fill: dict[str, Any] = {
+        name: case((placeholder, value), else_=getattr(m, name))
+        for name, value in content.items()
+        if value is not None and name != "forwarded"
+    }
+    # Every copy of a message carries its own send time; keep the earliest.
+    fill["timestamp"] = _earliest(m.timestamp, event.timestamp)
+    if event.history_status and event.history_status is not domain.DeliveryStatus.FAILED:
+        fill["status"] = _climb(m.status, event.history_status)
+    fill["updated_at"] = utcnow()
+    session.execute(update(_message).where(m.wamid == event.message_id).values(fill))
+
+
+def _rank_sql(column: Any) -> ColumnElement[int]:
+    return case(
+        *((column == status.value, status.rank) for status in _LADDER_COLUMNS if status.rank),
+        else_=0,
+    )
+
+
+def _climb(column: Any, status: domain.DeliveryStatus) -> ColumnElement[Any]:
+    """SQL for "the higher of the stored status and ``status`` on the ladder"."""
+    return case((_rank_sql(column) < status.rank, status.value), else_=column)
+
+
+def _apply_status(session: Session, resolver: _Resolver, event: domain.StatusEvent) -> None:
+    m = _message.c
+    category = TEMPLATE_CATEGORIES.get((event.pricing_category or event.origin_type or "").lower())
+    automated = is_automated_marker(event.tracking_data)
+    values = _status_update_values(event, category, automated)
+
+    updated = _rowcount(
+        session.execute(update(_message).where(m.wamid == event.message_id).values(values))
+    )
+    if updated:
+        return
+
+    # A status for a message we never saw: the Cloud API never sends the content of
+    # what the business sent, so the status is how the outbound message becomes known.
+    number_id, rep_id = resolver.number(event.number)
+    customer_id = resolver.customer(event.customer)
+    first_error = event.errors[0] if event.errors else None
+    created = _insert_message(
+        session,
+        {
+            "wamid": event.message_id,
+            "business_number_id": number_id,
+            "rep_id": rep_id,
+            "customer_id": customer_id,
+            "direction": domain.Direction.OUTBOUND.value,
+            "type": "unknown",
+            "source": domain.MessageSource.WEBHOOK.value,
+            "timestamp": event.timestamp,
+            "is_template": category is not None,
+            "template_category": category,
+            "is_automated": automated,
+            _LADDER_COLUMNS[event.status]: event.timestamp,
+            **_status_values(event.status),
+            "error_code": first_error.code if first_error else None,
+            "error_title": first_error.title if first_error else None,
+        },
+    )
+    if not created:
+        # Another process stored the message between our update and insert.
+        session.execute(update(_message).where(m.wamid == event.message_id).values(values))
+
+
+def _status_update_values(
+    event: domain.StatusEvent, category: str | None, automated: bool
+) -> dict[str, Any]:
+    m = _message.c
+    column_name = _LADDER_COLUMNS[event.status]
+    values: dict[str, Any] = {
+        column_name: _earliest(getattr(m, column_name), event.timestamp),
+        "timestamp": _earliest(m.timestamp, event.timestamp),
+        "updated_at": utcnow(),
+    }
+    if event.status is not domain.DeliveryStatus.FAILED:
+        values["status"] = _climb(m.status, event.status)
+    elif event.errors:
+        values["error_code"] = event.errors[0].code
+        values["error_title"] = event.errors[0].title
+    if category is not None:
+        values["is_template"] = True
+        values["template_category"] = case(
+            (m.template_category.is_(None), category), else_=m.template_category
+        )
+    if automated:
+        values["is_automated"] = True
+    return values
+
+
+def _apply_edit(session: Session, resolver: _Resolver, event: domain.MessageEditEvent) -> None:
+    m = _message.c
+    content = {
+        key: value
+        for key, value in _content_values(event.content).items()
+        if key in {"text", "caption", "filename", "mime_type"} and value is not None
+    }
+    edited = _rowcount(
+        session.execute(
+            update(_message)
+            .where(m.wamid == event.original_message_id)
+            .values(**content, edited_at=_latest(m.edited_at, event.timestamp))
+        )
+    )
+    if edited:
+        return
+
+    # The edit overtook its message: store what we know; the original fills in the rest.
+    number_id, rep_id = resolver.number(event.number)
+    customer_id = resolver.customer(event.customer)
+    _insert_message(
+        session,
+        {
+            "wamid": event.original_message_id,
+            "business_number_id": number_id,
+            "rep_id": rep_id,
+            "customer_id": customer_id,
+            "direction": event.direction.value,
+            "source": _source_for(event.direction),
+            "timestamp": event.timestamp,
+            **_content_values(event.content),
+            "edited_at": event.timestamp,
+        },
+    )
+
+
+def _latest(column: Any, value: datetime) -> ColumnElement[Any]:
+    """SQL for "the later of the column and value" (edited_at: the text is the latest)."""
+    ts = _ts(value)
+    return case((or_(column.is_(None), column < ts), ts), else_=column)
+
+
+def _source_for(direction: domain.Direction) -> str:
+    if direction is domain.Direction.OUTBOUND:
+        return domain.MessageSource.ECHO.value
+    return domain.MessageSource.WEBHOOK.value
+
+
+def _apply_revoke(session: Session, resolver: _Resolver, event: domain.MessageRevokeEvent) -> None:
+    m = _message.c
+    revoked = _rowcount(
+        session.execute(
+            update(_message)
+            .where(m.wamid == event.original_message_id)
+            .values(revoked_at=_earliest(m.revoked_at, event.timestamp))
+        )
+    )
+    if revoked:
+        return
+
+    number_id, rep_id = resolver.number(event.number)
+    customer_id = resolver.customer(event.customer)
+    _insert_message(
+        session,
+        {
+            "wamid": event.original_message_id,
+            "business_number_id": number_id,
+            "rep_id": rep_id,
+            "customer_id": customer_id,
+            "direction": event.direction.value,
+            "type": "unknown",
+            "source": _source_for(event.direction),
+            "timestamp": event.timestamp,
+            "revoked_at": event.timestamp,
+        },
+    )
+
+
+def _apply_identity(
+    session: Session, resolver: _Resolver, event: domain.CustomerIdentityEvent
+) -> None:
+    c = _customer.c
+    customer_id = resolver.customer(event.customer)
+    values: dict[str, Any] = {}
+
+    if event.new_wa_id and event.new_wa_id != event.customer.wa_id:
+        holder = session.execute(select(c.id).where(c.wa_id == event.new_wa_id)).first()
+        if holder is None:
+            values["wa_id"] = event.new_wa_id
+        elif holder.id != customer_id:
+            # Both numbers already have their own history; merging them is a person's call.
+            logger.warning(
+                "customer number change not applied customer_id=%s other_customer_id=%s",
+                customer_id,
+                holder.id,
+            )
+    if event.new_user_id:
+        holder = session.execute(select(c.id).where(c.user_id == event.new_user_id)).first()
+        if holder is None:
+            values["user_id"] = event.new_user_id
+    if event.name:
+        values["name"] = event.name
+
+    if values:
+        values["updated_at"] = utcnow()
+        session.execute(update(_customer).where(c.id == customer_id).values(values))
+        resolver.customers.clear()
+
+
+def _apply_account_event(
+    session: Session, resolver: _Resolver, event: domain.AccountEvent
+) -> bool:
+    n = _number.c
+    number_id = None
+    if event.phone_number_id:
+        number_id = session.execute(
+            select(n.id).where(n.phone_number_id == event.phone_number_id)
+        ).scalar()
+    elif event.display_number:
+        number_id = session.execute(
+            select(n.id).where(n.display_number == event.display_number).limit(1)
+        ).scalar()
+
+    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+    result = session.execute(
+        insert(_account_event)
+        .values(
+            kind=event.kind.value,
+            event=event.event,
+            occurred_at=event.timestamp,
+            waba_id=event.waba_id,
+            phone_number_id=event.phone_number_id,
+            display_number=event.display_number,
+            business_number_id=number_id,
+            detail=event.detail,
+            dedup_key=_account_event_key(event),
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+    )
+    return _rowcount(result) > 0
+
+
+def _account_event_key(event: domain.AccountEvent) -> str:
+    identity = json.dumps(
+        [
+            event.kind.value,
+            event.event,
+            event.timestamp.isoformat(),
+            event.waba_id,
+            event.phone_number_id,
+            event.display_number,
+            event.detail,
+        ],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(identity.encode()).hexdigest()
+
+
+def attribute_number(session: Session, number_id: int, rep_id: int) -> int:
+    """Give the messages of a business number that have no rep yet to ``rep_id``.
+
+    Returns:
+        How many messages were attributed.
+    """
+    result = session.execute(
+        update(_message)
+        .where(and_(_message.c.business_number_id == number_id, _message.c.rep_id.is_(None)))
+        .values(rep_id=rep_id)
+    )
+    return _rowcount(result)

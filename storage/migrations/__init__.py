@@ -1,0 +1,1 @@
+"""Alembic migrations of kpibot's schema; run them with ``kpibot db upgrade``."""
