@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     kpibot_http_host: str = Field(default="127.0.0.1", description="Address to listen on.")
     kpibot_http_port: int = Field(default=8080, ge=0, le=65535, description="Port to listen on.")
     kpibot_timezone: str = Field(default="Asia/Shanghai", description="The team's time zone.")
+    kpibot_team_settings: str = Field(
+        default="kpibot.toml",
+        description="Path of the team settings file (stage, targets, working hours …).",
+    )
     kpibot_log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     kpibot_max_body_bytes: int = Field(
         default=3 * 1024 * 1024 + 64 * 1024,
