@@ -73,7 +73,9 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
     help="Accept webhooks without checking X-Hub-Signature-256. Local development only.",
 )
 @pass_context
-def serve(obj: _Context, host: str | None, port: int | None, insecure_skip_signature: bool) -> None:
+def serve(
+    obj: _Context, host: str | None, port: int | None, insecure_skip_signature: bool
+) -> None:
     """Run the WhatsApp webhook server (upgrades the database schema first)."""
     from bot.app import serve as run
 

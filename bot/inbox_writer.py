@@ -9,7 +9,9 @@ one. Each request still returns only after the transaction holding its body comm
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 import time
 
 from sqlalchemy import Engine
@@ -28,13 +30,22 @@ class InboxWriter:
     :meth:`stop`, which writes what is still queued before returning.
     """
 
-    def __init__(self, engine: Engine, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self, engine: Engine, max_batch: int = MAX_BATCH, gate: threading.Lock | None = None
+    ) -> None:
         self._engine = engine
         self._max_batch = max_batch
+        self._gate = gate
+        self._committing = False
         self._queue: list[tuple[bytes, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def idle(self) -> bool:
+        """True when no body waits to be committed."""
+        return not self._queue and not self._committing
 
     async def start(self) -> None:
         """Start the background writer."""
@@ -69,14 +80,18 @@ class InboxWriter:
             while self._queue:
                 batch = self._queue[: self._max_batch]
                 del self._queue[: self._max_batch]
-                await self._commit(batch)
+                self._committing = True
+                try:
+                    await self._commit(batch)
+                finally:
+                    self._committing = False
             if self._closing:
                 return
 
     async def _commit(self, batch: list[tuple[bytes, asyncio.Future[None]]]) -> None:
         started = time.perf_counter()
         try:
-            await asyncio.to_thread(inbox.store_bodies, self._engine, [body for body, _ in batch])
+            await asyncio.to_thread(self._store, [body for body, _ in batch])
         except Exception as exc:
             logger.error("inbox commit failed bodies=%d error=%s", len(batch), exc)
             for _, future in batch:
@@ -92,3 +107,9 @@ class InboxWriter:
         for _, future in batch:
             if not future.done():
                 future.set_result(None)
+
+    def _store(self, bodies: list[bytes]) -> None:
+        # The gate hands the database over at once between this writer and the
+        # normaliser; SQLite's own busy wait sleeps in coarse steps.
+        with self._gate if self._gate is not None else contextlib.nullcontext():
+            inbox.store_bodies(self._engine, bodies)

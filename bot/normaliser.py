@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -27,8 +28,11 @@ from storage.ingest import ApplyStats, apply_events
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
+LIVE_BATCH_SIZE = 50
 IDLE_POLL_SECONDS = 5.0
 ERROR_BACKOFF_SECONDS = 5.0
+MAX_DEFER_SECONDS = 30.0
+QUIET_SECONDS = 0.2
 
 
 @dataclass
@@ -113,11 +117,30 @@ def normalise_all(engine: Engine) -> BatchResult:
 
 
 class Normaliser:
-    """Runs :func:`normalise_batch` in the background whenever bodies arrive."""
+    """Runs :func:`normalise_batch` in the background whenever bodies arrive.
 
-    def __init__(self, engine: Engine, poll_seconds: float = IDLE_POLL_SECONDS) -> None:
+    Acknowledging Meta comes first: while the inbox writer has bodies waiting, the
+    normaliser defers its next batch (for at most ``MAX_DEFER_SECONDS``, so it never
+    starves), and it works in small batches so it never holds the database for long.
+
+    Args:
+        engine: the store.
+        poll_seconds: how often to look at the inbox when nobody says bodies arrived.
+        gate: the lock shared with the inbox writer around write transactions.
+        writer_idle: tells whether the inbox writer has nothing waiting.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        poll_seconds: float = IDLE_POLL_SECONDS,
+        gate: threading.Lock | None = None,
+        writer_idle: Callable[[], bool] | None = None,
+    ) -> None:
         self._engine = engine
         self._poll_seconds = poll_seconds
+        self._gate = gate
+        self._writer_idle = writer_idle
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -154,10 +177,37 @@ class Normaliser:
                 logger.error("normaliser paused, database unreachable error=%s", exc.orig)
                 await asyncio.sleep(ERROR_BACKOFF_SECONDS)
 
+    async def _let_writer_go_first(self) -> None:
+        """Wait for a quiet spell of the inbox writer, or until waiting has gone on too long.
+
+        Under a burst of deliveries the normaliser steps aside entirely and catches up
+        after it; ``MAX_DEFER_SECONDS`` bounds how far it can fall behind.
+        """
+        if self._writer_idle is None:
+            return
+        deadline = time.monotonic() + MAX_DEFER_SECONDS
+        quiet_since: float | None = None
+        # Polling, not an event: the writer turns busy and idle hundreds of times a
+        # second under load, and only a quiet spell is worth waiting for.
+        while time.monotonic() < deadline:
+            now = time.monotonic()
+            if not self._writer_idle():
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since >= QUIET_SECONDS:
+                return
+            await asyncio.sleep(0.005)
+
+    def _gated_batch(self) -> BatchResult:
+        with self._gate if self._gate is not None else contextlib.nullcontext():
+            return normalise_batch(self._engine, limit=LIVE_BATCH_SIZE)
+
     async def _drain_logged(self) -> None:
         while not self._stopping:
+            await self._let_writer_go_first()
             started = time.perf_counter()
-            batch = await asyncio.to_thread(normalise_batch, self._engine)
+            batch = await asyncio.to_thread(self._gated_batch)
             if not batch.rows:
                 return
             logger.debug(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
@@ -40,8 +41,9 @@ def create_app(
         its clean-up hook stops them, writing what is queued.
     """
     app = web.Application(client_max_size=config.max_body_bytes)
-    writer = InboxWriter(engine)
-    normaliser = Normaliser(engine)
+    gate = threading.Lock()
+    writer = InboxWriter(engine, gate=gate)
+    normaliser = Normaliser(engine, gate=gate, writer_idle=lambda: writer.idle)
     app[ENGINE_KEY] = engine
     app[WRITER_KEY] = writer
     app[NORMALISER_KEY] = normaliser
