@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 from datetime import date
+from pathlib import Path
 
 import click
 from sqlalchemy import Engine
@@ -218,6 +220,37 @@ def rep_list(obj: _Context) -> None:
             f"Unclaimed number {phone_number_id}{shown}: {count} messages waiting for "
             "`kpibot rep add NAME --phone-number-id " + phone_number_id + "`"
         )
+
+
+@cli.command()
+@click.option("--reps", type=click.IntRange(1, 50), default=4, show_default=True)
+@click.option("--days", type=click.IntRange(1, 120), default=14, show_default=True)
+@click.option(
+    "--customers",
+    type=click.IntRange(1, 500),
+    default=25,
+    show_default=True,
+    help="Customers per rep.",
+)
+@click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same traffic.")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite file to create (default: a new one in a temporary folder).",
+)
+def demo(reps: int, days: int, customers: int, seed: int, db_path: Path | None) -> None:
+    """Run the whole system on simulated traffic, on a fresh SQLite store."""
+    from bot.demo import DemoOptions, run_demo
+
+    if db_path is None:
+        db_path = Path(tempfile.mkdtemp(prefix="kpibot-demo-")) / "kpibot.db"
+    elif db_path.exists():
+        raise click.BadParameter(
+            f"{db_path} exists; the demo builds a fresh store", param_hint="--db"
+        )
+    options = DemoOptions(reps=reps, days=days, customers=customers, seed=seed, db_path=db_path)
+    asyncio.run(run_demo(options))
 
 
 def main() -> None:
