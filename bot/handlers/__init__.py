@@ -1,0 +1,1 @@
+"""Telegram command handlers, one module per feature (the Telegram side is built next)."""
