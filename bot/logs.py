@@ -15,8 +15,8 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # The HTTP libraries log every request at INFO; kpibot logs what an operator needs.
-    for noisy in ("aiohttp.access", "httpx", "telegram.ext"):
+    # These libraries log routine steps at INFO; kpibot logs what an operator needs.
+    for noisy in ("aiohttp.access", "alembic", "httpx", "telegram.ext"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
