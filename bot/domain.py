@@ -57,6 +57,8 @@ class MessageSource(enum.StrEnum):
     WEBHOOK = "webhook"  # Cloud API: inbound messages, or outbound known from statuses
     ECHO = "echo"  # typed by the rep in the WhatsApp Business app (coexistence)
     HISTORY = "history"  # the backfill sent after onboarding
+    IMPORT = "import"  # a WhatsApp "Export chat" file
+    API = "api"  # the events API, for SCRM tools and CRMs
 
 
 @dataclass(frozen=True, slots=True)
