@@ -228,7 +228,7 @@ class AccountEvent:
     waba_id: str | None = None
     phone_number_id: str | None = None
     display_number: str | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: dict[str, Any] = field(default_factory=dict, hash=False)
 
 
 DomainEvent = (

@@ -1,0 +1,1 @@
+"""Parsing of external data into domain events: pure functions, no I/O."""
