@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 
@@ -240,3 +241,64 @@ DomainEvent = (
     | AccountEvent
 )
 """Any value the ingestion layer produces."""
+
+
+class CustomerEventKind(enum.StrEnum):
+    """What a rep or a CRM can record about a customer besides tags and deals."""
+
+    QUOTE = "quote"
+    SAMPLE = "sample"
+    COMPLAINT = "complaint"
+
+
+@dataclass(frozen=True, slots=True)
+class TagRecord:
+    """A tag put on (or, with ``removed``, taken off) a customer.
+
+    ``rep`` names the rep who recorded it; without it the tag goes to the rep whose
+    number the customer last talked to. ``key`` makes a retried record land once.
+    """
+
+    customer: CustomerRef
+    tag: str
+    timestamp: datetime
+    removed: bool = False
+    rep: str | None = None
+    source: str = "bot"
+    key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerEventRecord:
+    """A quote, sample or complaint recorded by a rep or a CRM."""
+
+    kind: CustomerEventKind
+    customer: CustomerRef
+    timestamp: datetime
+    rep: str | None = None
+    note: str | None = None
+    source: str = "bot"
+    key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DealRecord:
+    """A closed deal: ``amount`` in ``currency``, ``margin`` the gross margin as a fraction.
+
+    ``referred_by`` is the existing customer who referred this one, if any.
+    """
+
+    customer: CustomerRef
+    amount: Decimal
+    currency: str
+    timestamp: datetime
+    margin: float | None = None
+    rep: str | None = None
+    referred_by: CustomerRef | None = None
+    note: str | None = None
+    source: str = "bot"
+    key: str | None = None
+
+
+Record = TagRecord | CustomerEventRecord | DealRecord
+"""Anything a rep or a CRM records that the message stream cannot show."""
