@@ -42,6 +42,9 @@ class Settings(BaseSettings):
         default=None, description="The token typed into the Meta dashboard's Verify token."
     )
     telegram_bot_token: SecretStr | None = Field(default=None, description="From BotFather.")
+    kpibot_api_token: SecretStr | None = Field(
+        default=None, description="Bearer token of the events API; unset turns the API off."
+    )
     kpibot_http_host: str = Field(default="127.0.0.1", description="Address to listen on.")
     kpibot_http_port: int = Field(default=8080, ge=0, le=65535, description="Port to listen on.")
     kpibot_timezone: str = Field(default="Asia/Shanghai", description="The team's time zone.")
@@ -73,7 +76,9 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log level {value!r}; use DEBUG, INFO, WARNING or ERROR")
         return level
 
-    @field_validator("whatsapp_app_secret", "whatsapp_verify_token", "telegram_bot_token")
+    @field_validator(
+        "whatsapp_app_secret", "whatsapp_verify_token", "telegram_bot_token", "kpibot_api_token"
+    )
     @classmethod
     def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         # An empty line such as `WHATSAPP_APP_SECRET=` in .env means "not set".
