@@ -56,6 +56,9 @@ TEMPLATE_CATEGORIES = {
 # Types that say "content not known yet": a later copy of the message may fill them in.
 _PLACEHOLDER_TYPES = ("unknown", "media_placeholder")
 
+# What an edit changes; the latest edit wins over the original and over older edits.
+_EDITABLE = ("text", "caption", "filename", "mime_type")
+
 _LADDER_COLUMNS = {
     domain.DeliveryStatus.SENT: "sent_at",
     domain.DeliveryStatus.DELIVERED: "delivered_at",
@@ -250,8 +253,17 @@ def apply_events(session: Session, events: Iterable[domain.DomainEvent]) -> Appl
 
 
 def _rowcount(result: Any) -> int:
-    """Rows an INSERT / UPDATE touched (``Session.execute`` is typed as a plain Result)."""
+    """Rows an UPDATE touched (``Session.execute`` is typed as a plain Result).
+
+    Not for INSERTs: on PostgreSQL they return the new key, and the rowcount of an
+    INSERT … RETURNING is -1 once the key is read; see :func:`_inserted`.
+    """
     return int(result.rowcount or 0)
+
+
+def _inserted(session: Session, stmt: Any, key: Any) -> bool:
+    """Run an INSERT … ON CONFLICT DO NOTHING; True when it stored a row."""
+    return session.execute(stmt.returning(key)).first() is not None
 
 
 def _dialect(session: Session) -> str:
@@ -293,10 +305,8 @@ def _insert_message(session: Session, values: dict[str, Any]) -> bool:
     insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
     now = utcnow()
     values = {"created_at": now, "updated_at": now, **values}
-    result = session.execute(
-        insert(_message).values(values).on_conflict_do_nothing(index_elements=["wamid"])
-    )
-    return _rowcount(result) > 0
+    stmt = insert(_message).values(values).on_conflict_do_nothing(index_elements=["wamid"])
+    return _inserted(session, stmt, _message.c.id)
 
 
 def _status_values(status: domain.DeliveryStatus | None) -> dict[str, Any]:
@@ -336,17 +346,30 @@ def _apply_message(
 def _merge_message_copy(
     session: Session, event: domain.MessageEvent, content: dict[str, Any]
 ) -> None:
-    """Complete a stored message from another copy of it (a redelivery, a backfill)."""
+    """Complete a stored message from another copy of it (a redelivery, a backfill).
+
+    A column is filled in when it is empty, or when the stored row is a placeholder
+    (made from a status, a revoke or a history ``media_placeholder``). The columns an
+    edit changes keep the edited value.
+    """
     m = _message.c
     placeholder = m.type.in_(_PLACEHOLDER_TYPES)
-    fill: dict[str, Any] = {
-        name: case((placeholder, value), else_=getattr(m, name))
-        for name, value in content.items()
-        if value is not None and name != "forwarded"
-    }
+    fill: dict[str, Any] = {}
+    for name, value in content.items():
+        if value is None or name == "forwarded":
+            continue
+        column = getattr(m, name)
+        replaceable = placeholder & m.edited_at.is_(None) if name in _EDITABLE else placeholder
+        fill[name] = case((or_(column.is_(None), replaceable), value), else_=column)
+    if content["forwarded"]:
+        fill["forwarded"] = True
+    # A placeholder was made by a status or a revoke; the message itself says how it came.
+    fill["source"] = case((placeholder, event.source.value), else_=m.source)
     # Every copy of a message carries its own send time; keep the earliest.
     fill["timestamp"] = _earliest(m.timestamp, event.timestamp)
-    if event.history_status and event.history_status is not domain.DeliveryStatus.FAILED:
+    if event.history_status is domain.DeliveryStatus.FAILED:
+        fill["failed_at"] = _earliest(m.failed_at, event.timestamp)
+    elif event.history_status:
         fill["status"] = _climb(m.status, event.history_status)
     fill["updated_at"] = utcnow()
     session.execute(update(_message).where(m.wamid == event.message_id).values(fill))
@@ -436,19 +459,28 @@ def _apply_edit(session: Session, resolver: _Resolver, event: domain.MessageEdit
     content = {
         key: value
         for key, value in _content_values(event.content).items()
-        if key in {"text", "caption", "filename", "mime_type"} and value is not None
+        if key in _EDITABLE and value is not None
     }
+    # Edits can arrive out of order: only one at least as new as the stored edit applies.
+    newest = or_(m.edited_at.is_(None), m.edited_at <= _ts(event.timestamp))
     edited = _rowcount(
         session.execute(
             update(_message)
             .where(m.wamid == event.original_message_id)
-            .values(**content, edited_at=_latest(m.edited_at, event.timestamp))
+            .values(
+                **{
+                    key: case((newest, value), else_=getattr(m, key))
+                    for key, value in content.items()
+                },
+                edited_at=_latest(m.edited_at, event.timestamp),
+            )
         )
     )
     if edited:
         return
 
-    # The edit overtook its message: store what we know; the original fills in the rest.
+    # The edit overtook its message: store what we know; the original fills in the rest
+    # (its context, referral and send time, which are not the edit's to give).
     number_id, rep_id = resolver.number(event.number)
     customer_id = resolver.customer(event.customer)
     _insert_message(
@@ -459,9 +491,10 @@ def _apply_edit(session: Session, resolver: _Resolver, event: domain.MessageEdit
             "rep_id": rep_id,
             "customer_id": customer_id,
             "direction": event.direction.value,
+            "type": event.content.type,
             "source": _source_for(event.direction),
             "timestamp": event.timestamp,
-            **_content_values(event.content),
+            **content,
             "edited_at": event.timestamp,
         },
     )
@@ -555,7 +588,7 @@ def _apply_account_event(
         ).scalar()
 
     insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
-    result = session.execute(
+    stmt = (
         insert(_account_event)
         .values(
             kind=event.kind.value,
@@ -571,7 +604,7 @@ def _apply_account_event(
         )
         .on_conflict_do_nothing(index_elements=["dedup_key"])
     )
-    return _rowcount(result) > 0
+    return _inserted(session, stmt, _account_event.c.id)
 
 
 def _account_event_key(event: domain.AccountEvent) -> str:
@@ -603,3 +636,8 @@ def attribute_number(session: Session, number_id: int, rep_id: int) -> int:
         .values(rep_id=rep_id)
     )
     return _rowcount(result)
+
+
+def customer_id_for(session: Session, ref: domain.CustomerRef) -> int:
+    """The id of the customer ``ref`` names, creating the customer if kpibot has not met them."""
+    return _Resolver(session).customer(ref)

@@ -54,8 +54,9 @@ def signature_problem(body: bytes, header: str | None, app_secret: bytes) -> str
     scheme, _, received = header.strip().partition("=")
     if scheme.lower() != "sha256" or not received:
         return f"{SIGNATURE_HEADER} is not of the form sha256=<hex>"
-    expected = hmac.new(app_secret, body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, received.lower()):
+    expected = hmac.new(app_secret, body, hashlib.sha256).hexdigest().encode()
+    # Compared as bytes: compare_digest refuses str with non-ASCII, which a forger can send.
+    if not hmac.compare_digest(expected, received.lower().encode("utf-8", "replace")):
         return f"{SIGNATURE_HEADER} does not match the body"
     return None
 
