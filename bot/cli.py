@@ -7,6 +7,7 @@ import logging
 import tempfile
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy import Engine
@@ -31,6 +32,7 @@ class _Context:
         """The store's engine, checked to be reachable and, by default, migrated."""
         if self._engine is None:
             self._engine = create_db_engine(self.settings.database_url)
+            click.get_current_context().find_root().call_on_close(self._engine.dispose)
             check_connection(self._engine)
             if require_current:
                 migrate.ensure_current(self._engine)
@@ -38,6 +40,17 @@ class _Context:
 
 
 pass_context = click.make_pass_decorator(_Context)
+
+
+class _Cli(click.Group):
+    """The command group; kpibot's own errors become one line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand, turning a KpibotError into a one-line message."""
+        try:
+            return super().invoke(ctx)
+        except KpibotError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
@@ -49,7 +62,7 @@ def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None)
         raise click.BadParameter(f"{value!r} is not a date; write it as YYYY-MM-DD") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--database-url",
     envvar="DATABASE_URL",
@@ -254,14 +267,5 @@ def demo(reps: int, days: int, customers: int, seed: int, db_path: Path | None) 
 
 
 def main() -> None:
-    """Entry point of the ``kpibot`` console command: errors become one readable line."""
-    try:
-        cli(standalone_mode=False)
-    except click.exceptions.Abort:
-        raise SystemExit(130) from None
-    except click.ClickException as exc:
-        exc.show()
-        raise SystemExit(exc.exit_code) from None
-    except KpibotError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        raise SystemExit(1) from None
+    """Entry point of the ``kpibot`` console command."""
+    cli(prog_name="kpibot")

@@ -26,7 +26,6 @@ def alembic_config(engine: Engine) -> Config:
     """An Alembic configuration that migrates through ``engine``."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=True))
     config.attributes["engine"] = engine
     return config
 

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlmodel import SQLModel
 
 from storage import migrate
-from storage.db import create_db_engine, session_factory
+from storage.db import create_db_engine, normalise_url, session_factory
 
 POSTGRES_URL = os.environ.get("KPIBOT_TEST_DATABASE_URL", "").strip()
 APP_SECRET = b"test-app-secret"
@@ -36,14 +37,26 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def _postgres_engine() -> Iterator[Engine]:
-    """One migrated PostgreSQL schema for the session; tests empty its tables."""
-    engine = create_db_engine(POSTGRES_URL)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
+    """A migrated PostgreSQL schema of this test run's own; tests empty its tables.
+
+    The schema is named after the process, and its URL carries the search path, so runs
+    that share a server (and the CLI a test starts with ``engine.url``) never meet.
+    """
+    schema = f"kpibot_test_{os.getpid()}"
+    admin = create_db_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = make_url(normalise_url(POSTGRES_URL)).update_query_dict(
+        {"options": f"-csearch_path={schema}"}
+    )
+    engine = create_db_engine(url.render_as_string(hide_password=False))
     migrate.upgrade(engine)
     yield engine
     engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    admin.dispose()
 
 
 def _backends() -> list[object]:

@@ -304,22 +304,3 @@ class kept_logging:  # noqa: N801  (used like a function: ``with kept_logging():
         root = logging.getLogger()
         root.handlers[:] = self._handlers
         root.setLevel(self._level)
-
-
-def dispose_cli_engines(monkeypatch: Any) -> list[Any]:
-    """Record the engines ``bot.cli`` creates, so a test can dispose of them.
-
-    TODO(bot/cli.py never disposes its engine): remove once the CLI closes it itself.
-    """
-    import bot.cli
-    from storage.db import create_db_engine
-
-    engines: list[Any] = []
-
-    def recording(url: str, **kwargs: Any) -> Any:
-        engine = create_db_engine(url, **kwargs)
-        engines.append(engine)
-        return engine
-
-    monkeypatch.setattr(bot.cli, "create_db_engine", recording)
-    return engines

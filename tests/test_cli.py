@@ -22,7 +22,6 @@ from storage.models import BusinessNumber, Message, Rep, Team
 from tests.helpers import (
     PHONE_NUMBER_ID,
     body,
-    dispose_cli_engines,
     inbound_text_payload,
     kept_logging,
     message_event,
@@ -33,13 +32,10 @@ HEAD = migrate.head_revision()
 
 
 @pytest.fixture(autouse=True)
-def _restore_logging_and_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The CLI configures logging and opens engines: undo both for the next test."""
-    engines = dispose_cli_engines(monkeypatch)
+def _restore_logging() -> Iterator[None]:
+    """The CLI configures logging: undo it for the next test."""
     with kept_logging():
         yield
-    for engine in engines:
-        engine.dispose()
 
 
 def run(url: str, *args: str) -> Result:

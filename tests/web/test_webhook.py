@@ -28,7 +28,6 @@ from tests.helpers import (
     AppClients,
     body,
     contact,
-    dispose_cli_engines,
     envelope,
     fixture_body,
     fixture_names,
@@ -467,11 +466,8 @@ async def test_failed_body_processed_by_replay_after_a_fix(
         (inbox.FAILED, "not a readable WhatsApp payload: entry[0]: kpibot cannot read this yet")
     ]
 
-    cli_engines = dispose_cli_engines(monkeypatch)
     with kept_logging():
         result = CliRunner().invoke(cli, ["--database-url", str(engine.url), "replay"])
-    for cli_engine in cli_engines:
-        cli_engine.dispose()
     assert result.exit_code == 0, result.output
     assert "Replayed 1 bodies: 1 processed, 0 failed (1 new messages" in result.output
     assert [r.status for r in inbox_rows(sessions)] == [inbox.PROCESSED]
