@@ -23,7 +23,7 @@ from bot.errors import PayloadError
 from bot.ingest.whatsapp import normalise, parse_envelope
 from storage import inbox
 from storage.db import session_factory, session_scope
-from storage.ingest import ApplyStats, apply_events
+from storage.ingest import ApplyStats, Resolver, apply_events
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +65,10 @@ def normalise_batch(
     result = BatchResult()
     with session_scope(session_factory(engine)) as session:
         items = inbox.claim(session, statuses, limit)
+        resolver = Resolver(session)
         done: list[int] = []
         for item in items:
-            reason = _normalise_one(session, item, result)
+            reason = _normalise_one(session, resolver, item, result)
             if reason is None:
                 done.append(item.id)
             else:
@@ -79,7 +80,9 @@ def normalise_batch(
     return result
 
 
-def _normalise_one(session: Session, item: inbox.InboxItem, result: BatchResult) -> str | None:
+def _normalise_one(
+    session: Session, resolver: Resolver, item: inbox.InboxItem, result: BatchResult
+) -> str | None:
     """Apply one inbox row; return why it failed, or None."""
     try:
         normalised = normalise(parse_envelope(item.body), received_at=item.received_at)
@@ -92,10 +95,12 @@ def _normalise_one(session: Session, item: inbox.InboxItem, result: BatchResult)
 
     try:
         with session.begin_nested():
-            result.stats.add(apply_events(session, normalised.events))
+            result.stats.add(apply_events(session, normalised.events, resolver))
     except (IntegrityError, DataError) as exc:
+        resolver.clear()
         return f"the database refused it: {str(exc.orig).strip().splitlines()[0]}"
     except ValueError as exc:
+        resolver.clear()
         return f"a value could not be stored: {exc}"
     return None
 
