@@ -10,36 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import Engine
 
-from bot.config import Settings, load_settings
+from bot.cli_context import CliContext, pass_context
+from bot.config import load_settings
 from bot.errors import KpibotError
+from bot.import_command import import_group
 from bot.logs import configure_logging
 from storage import inbox, migrate
-from storage.db import check_connection, create_db_engine, session_factory, session_scope
+from storage.db import session_factory, session_scope
 
 logger = logging.getLogger(__name__)
-
-
-class _Context:
-    """Settings and a lazily created engine, shared by the subcommands."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._engine: Engine | None = None
-
-    def engine(self, *, require_current: bool = True) -> Engine:
-        """The store's engine, checked to be reachable and, by default, migrated."""
-        if self._engine is None:
-            self._engine = create_db_engine(self.settings.database_url)
-            click.get_current_context().find_root().call_on_close(self._engine.dispose)
-            check_connection(self._engine)
-            if require_current:
-                migrate.ensure_current(self._engine)
-        return self._engine
-
-
-pass_context = click.make_pass_decorator(_Context)
 
 
 class _Cli(click.Group):
@@ -76,7 +56,7 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
         overrides["database_url"] = database_url
     settings = load_settings(**overrides)
     configure_logging(settings.kpibot_log_level)
-    ctx.obj = _Context(settings)
+    ctx.obj = CliContext(settings)
 
 
 @cli.command()
@@ -89,7 +69,7 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
 )
 @pass_context
 def serve(
-    obj: _Context, host: str | None, port: int | None, insecure_skip_signature: bool
+    obj: CliContext, host: str | None, port: int | None, insecure_skip_signature: bool
 ) -> None:
     """Run the WhatsApp webhook server (upgrades the database schema first)."""
     from bot.app import serve as run
@@ -112,7 +92,7 @@ def db() -> None:
 
 @db.command("upgrade")
 @pass_context
-def db_upgrade(obj: _Context) -> None:
+def db_upgrade(obj: CliContext) -> None:
     """Bring the database to the newest schema, keeping its data."""
     before, after = migrate.upgrade(obj.engine(require_current=False))
     if before == after:
@@ -123,7 +103,7 @@ def db_upgrade(obj: _Context) -> None:
 
 @db.command("current")
 @pass_context
-def db_current(obj: _Context) -> None:
+def db_current(obj: CliContext) -> None:
     """Show the schema revision of the database and the newest one kpibot has."""
     current = migrate.current_revision(obj.engine(require_current=False))
     head = migrate.head_revision()
@@ -136,7 +116,7 @@ def db_current(obj: _Context) -> None:
 @click.option("--all", "everything", is_flag=True, help="Also re-run bodies already processed.")
 @click.option("--list", "list_only", is_flag=True, help="Only list failed bodies and why.")
 @pass_context
-def replay(obj: _Context, everything: bool, list_only: bool) -> None:
+def replay(obj: CliContext, everything: bool, list_only: bool) -> None:
     """Normalise failed inbox bodies again (after a fix), or all of them with --all."""
     from bot.normaliser import normalise_all
 
@@ -180,7 +160,7 @@ def rep() -> None:
 @click.option("--senior", is_flag=True, help="Score with the senior (result-heavy) profile.")
 @pass_context
 def rep_add(
-    obj: _Context,
+    obj: CliContext,
     name: str,
     phone_number_ids: tuple[str, ...],
     display_number: str | None,
@@ -211,7 +191,7 @@ def rep_add(
 
 @rep.command("list")
 @pass_context
-def rep_list(obj: _Context) -> None:
+def rep_list(obj: CliContext) -> None:
     """List the reps, their numbers, and numbers no rep owns yet."""
     from storage.reps import list_reps, unclaimed_numbers
 
@@ -264,6 +244,9 @@ def demo(reps: int, days: int, customers: int, seed: int, db_path: Path | None) 
         )
     options = DemoOptions(reps=reps, days=days, customers=customers, seed=seed, db_path=db_path)
     asyncio.run(run_demo(options))
+
+
+cli.add_command(import_group, name="import")
 
 
 def main() -> None:

@@ -20,12 +20,12 @@ import functools
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, bindparam, case, or_, select, update
+from sqlalchemy import ColumnElement, String, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -339,13 +339,11 @@ def _status_values(status: domain.DeliveryStatus | None) -> dict[str, Any]:
     return {"status": status.value}
 
 
-def _apply_message(
-    session: Session, resolver: Resolver, event: domain.MessageEvent, stats: ApplyStats
-) -> None:
-    number_id, rep_id = resolver.number(event.number)
-    customer_id = resolver.customer(event.customer)
-    content = _content_values(event.content)
-    values = {
+def _message_row(
+    event: domain.MessageEvent, number_id: int, rep_id: int | None, customer_id: int
+) -> dict[str, Any]:
+    """The message row a message event makes when its id is new."""
+    row = {
         "wamid": event.message_id,
         "business_number_id": number_id,
         "rep_id": rep_id,
@@ -353,18 +351,81 @@ def _apply_message(
         "direction": event.direction.value,
         "source": event.source.value,
         "timestamp": event.timestamp,
-        **content,
+        **_content_values(event.content),
         # A backfill tells how far the message got, not when: no *_at is set for it.
         **_status_values(event.history_status),
     }
     if event.history_status is domain.DeliveryStatus.FAILED:
-        values["failed_at"] = event.timestamp
-    if _insert_message(session, values):
+        row["failed_at"] = event.timestamp
+    return row
+
+
+def _apply_message(
+    session: Session, resolver: Resolver, event: domain.MessageEvent, stats: ApplyStats
+) -> None:
+    number_id, rep_id = resolver.number(event.number)
+    customer_id = resolver.customer(event.customer)
+    if _insert_message(session, _message_row(event, number_id, rep_id, customer_id)):
         stats.messages_new += 1
         return
 
     stats.messages_merged += 1
-    _merge_message_copy(session, event, content)
+    _merge_message_copy(session, event, _content_values(event.content))
+
+
+def insert_messages(
+    session: Session, events: Sequence[domain.MessageEvent], resolver: Resolver | None = None
+) -> ApplyStats:
+    """Store many message events at once, with the result :func:`apply_events` would give.
+
+    For bulk sources (a chat export of tens of thousands of lines): new message ids go
+    in with one many-row INSERT, ids already stored are completed one by one as any
+    later copy of a message is.
+
+    Args:
+        session: the open session; the caller commits.
+        events: message events; their order does not matter.
+        resolver: a resolver shared across calls in one transaction.
+
+    Returns:
+        ``messages_new`` for rows stored now, ``messages_merged`` for ids already stored.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database refused a write.
+    """
+    resolver = resolver if resolver is not None else Resolver(session)
+    stats = ApplyStats()
+    if not events:
+        return stats
+
+    m = _message.c
+    ids = [event.message_id for event in events]
+    present = set(session.execute(select(m.wamid).where(m.wamid.in_(ids))).scalars())
+    now = utcnow()
+    rows = []
+    for event in events:
+        if event.message_id in present:
+            _merge_message_copy(session, event, _content_values(event.content))
+            stats.messages_merged += 1
+            continue
+        number_id, rep_id = resolver.number(event.number)
+        customer_id = resolver.customer(event.customer)
+        row = _message_row(event, number_id, rep_id, customer_id)
+        rows.append({"created_at": now, "updated_at": now, **row})
+
+    if rows:
+        insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+        stmt = insert(_message).on_conflict_do_nothing(index_elements=["wamid"])
+        session.execute(stmt, rows)
+        # Count what landed: drivers report many-row rowcounts differently, and another
+        # process may have stored some of these ids in the meantime.
+        new_ids = [row["wamid"] for row in rows]
+        landed = session.execute(
+            select(func.count()).select_from(_message).where(m.wamid.in_(new_ids))
+        ).scalar_one()
+        stats.messages_new += int(landed)
+        stats.messages_merged += len(rows) - int(landed)
+    return stats
 
 
 def _merge_message_copy(
