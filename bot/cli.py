@@ -16,6 +16,7 @@ from bot.config import load_settings
 from bot.errors import KpibotError
 from bot.import_command import import_group
 from bot.logs import configure_logging
+from bot.stats_command import stats
 from storage import inbox, migrate
 from storage.db import session_factory, session_scope
 
@@ -247,6 +248,7 @@ def demo(reps: int, days: int, customers: int, seed: int, db_path: Path | None) 
 
 
 cli.add_command(import_group, name="import")
+cli.add_command(stats)
 
 
 def main() -> None:

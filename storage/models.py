@@ -234,3 +234,40 @@ class WebhookInbox(SQLModel, table=True):
     error: str | None = Field(default=None, sa_type=Text)
     attempts: int = 0
     processed_at: datetime | None = _utc(default=None)
+
+
+# The KPI engine reads each rep's history customer by customer (contact starts, the
+# next inbound message after an outbound one): one index serves all of those probes.
+Index(
+    "ix_message_rep_customer_time",
+    Message.__table__.c.rep_id,  # type: ignore[attr-defined]
+    Message.__table__.c.customer_id,  # type: ignore[attr-defined]
+    Message.__table__.c.timestamp,  # type: ignore[attr-defined]
+)
+
+
+class KpiSnapshot(SQLModel, table=True):
+    """A rep's KPIs for one period, as computed at ``computed_at`` as of ``evaluated_at``.
+
+    Recomputing a period replaces its row. ``values`` holds every metric as the engine
+    reported it (rates as fractions, amounts as decimal strings, null for no data).
+    """
+
+    __tablename__ = "kpi_snapshot"
+    __table_args__ = (
+        UniqueConstraint(
+            "rep_id", "period_kind", "period_start", name="uq_kpi_snapshot_rep_period"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    rep_id: int = Field(foreign_key="rep.id")
+    period_kind: str = Field(sa_type=String(8))  # day | week | month
+    period_start: datetime = _utc()
+    period_end: datetime = _utc()
+    computed_at: datetime = _utc(default_factory=utcnow)
+    evaluated_at: datetime = _utc()
+    score: float | None = None
+    profile: str = Field(sa_type=String(16))  # standard | new_hire | senior
+    red_line: str | None = Field(default=None, sa_type=Text)
+    values: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -6,6 +6,7 @@ PostgreSQL when ``KPIBOT_TEST_DATABASE_URL`` names a server (skipped otherwise).
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -23,6 +24,16 @@ from storage.db import create_db_engine, normalise_url, session_factory
 POSTGRES_URL = os.environ.get("KPIBOT_TEST_DATABASE_URL", "").strip()
 APP_SECRET = b"test-app-secret"
 VERIFY_TOKEN = "test-verify-token"
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """Undo what a CLI run under test did to the root logger (handlers, level)."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

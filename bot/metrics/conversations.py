@@ -1,0 +1,105 @@
+"""Conversations and turns, built in one pass over a customer's messages.
+
+A **conversation** is a run of messages with one customer in which no gap exceeds
+24 hours. A **turn** is a maximal run of consecutive messages from the same side
+within a conversation: a gap of more than 24 hours ends the conversation, and with it
+the turn. The messages are the rep's non-automated outbound messages and the
+customer's inbound messages; reactions make no turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+CONVERSATION_GAP = timedelta(hours=24)
+DEEP_CONVERSATION_TURNS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerTurn:
+    """A turn of the customer's and the rep's first answer after it.
+
+    Attributes:
+        customer_id: the customer.
+        started_at: the turn's first inbound message.
+        answered_at: the rep's next outbound message (at any later time), or None.
+    """
+
+    customer_id: int
+    started_at: datetime
+    answered_at: datetime | None
+
+
+@dataclass(slots=True)
+class TurnSummary:
+    """What one pass over a customer's messages found.
+
+    Attributes:
+        customer_turns: every customer turn, with its answer.
+        deep_passed_at: for each conversation that reached more than 10 turns, when it
+            did (the start of its 11th turn).
+    """
+
+    customer_turns: list[CustomerTurn]
+    deep_passed_at: list[datetime]
+
+
+def by_customer(
+    messages: Iterable[tuple[int, datetime, bool]],
+) -> Iterator[tuple[int, list[tuple[datetime, bool]]]]:
+    """Group ``(customer_id, timestamp, is_inbound)`` rows, ordered by customer, per customer.
+
+    Args:
+        messages: rows grouped by customer and in time order within each customer.
+
+    Yields:
+        ``(customer_id, [(timestamp, is_inbound), ...])``.
+    """
+    current: int | None = None
+    rows: list[tuple[datetime, bool]] = []
+    for customer_id, timestamp, inbound in messages:
+        if customer_id != current:
+            if current is not None:
+                yield current, rows
+            current, rows = customer_id, []
+        rows.append((timestamp, inbound))
+    if current is not None:
+        yield current, rows
+
+
+def summarise_customer(customer_id: int, rows: list[tuple[datetime, bool]]) -> TurnSummary:
+    """Build one customer's turns and conversations.
+
+    Args:
+        customer_id: the customer.
+        rows: ``(timestamp, is_inbound)`` in time order.
+
+    Returns:
+        The customer turns, with their answers, and when conversations passed 10 turns.
+    """
+    summary = TurnSummary(customer_turns=[], deep_passed_at=[])
+    previous: tuple[datetime, bool] | None = None
+    turns = 0
+    waiting: list[datetime] = []  # customer turns not answered yet
+    for timestamp, inbound in rows:
+        new_conversation = previous is None or timestamp - previous[0] > CONVERSATION_GAP
+        new_turn = new_conversation or (previous is not None and previous[1] != inbound)
+        if new_conversation:
+            turns = 0
+        if new_turn:
+            turns += 1
+            if turns == DEEP_CONVERSATION_TURNS + 1:
+                summary.deep_passed_at.append(timestamp)
+            if inbound:
+                waiting.append(timestamp)
+        if not inbound:
+            # The rep's message answers every customer turn still waiting for one.
+            summary.customer_turns.extend(
+                CustomerTurn(customer_id, started_at, timestamp) for started_at in waiting
+            )
+            waiting.clear()
+        previous = (timestamp, inbound)
+    summary.customer_turns.extend(CustomerTurn(customer_id, at, None) for at in waiting)
+    return summary

@@ -1,0 +1,141 @@
+"""Quality metrics (effective work): quote rate, deep conversations, tag accuracy."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection
+
+from bot.metrics.conversations import TurnSummary
+from bot.metrics.quotes import asks_for_price, names_a_quote
+from storage import kpi_queries
+from storage.kpi_queries import QuoteSignal
+
+QUOTE_RATE_WINDOW = timedelta(days=30)
+TAG_WINDOW = timedelta(days=7)
+# Bounds are half-open in SQL; this makes "within 7 days" include the 7th day's last instant.
+_INCLUSIVE = timedelta(microseconds=1)
+
+
+def is_quote_request(signal: QuoteSignal) -> bool:
+    """Whether a signal is a quote request.
+
+    A quote request is an inbound message that asks for a price (the multilingual
+    lexicon of :mod:`bot.metrics.quotes`), an outbound document whose file name or
+    caption names a quotation, proforma invoice or price list, or a recorded quote.
+
+    Args:
+        signal: an inbound text, an outbound document or a recorded quote.
+
+    Returns:
+        True for a quote request.
+    """
+    if signal.kind == "event":
+        return True
+    if signal.kind == "document":
+        return names_a_quote(signal.text, signal.caption)
+    return asks_for_price(signal.text) or asks_for_price(signal.caption)
+
+
+def quote_request_times(signals: Iterable[QuoteSignal]) -> dict[int, list[datetime]]:
+    """The times of every quote request, per customer, in time order.
+
+    Args:
+        signals: candidate signals, in time order.
+
+    Returns:
+        Quote request times per customer.
+    """
+    times: dict[int, list[datetime]] = {}
+    for signal in signals:
+        if is_quote_request(signal):
+            times.setdefault(signal.customer_id, []).append(signal.timestamp)
+    return times
+
+
+def quote_rate(
+    conn: Connection, rep_id: int, reached: Mapping[int, datetime], as_of: datetime
+) -> float | None:
+    """Quote rate: of the customers effectively reached in the trailing 30 days, the share
+    that has asked for a quote by the evaluation time.
+
+    Args:
+        conn: an open connection.
+        rep_id: the rep.
+        reached: customers effectively reached (with contact start), at least those of
+            the trailing 30 days.
+        as_of: the evaluation time.
+
+    Returns:
+        A fraction 0..1, or None when nobody was reached in the trailing 30 days.
+    """
+    base = {
+        c for c, contact_start in reached.items() if contact_start >= as_of - QUOTE_RATE_WINDOW
+    }
+    if not base:
+        return None
+    signals = kpi_queries.quote_signals(conn, rep_id, None, as_of, base)
+    quoted = quote_request_times(signals).keys() & base
+    return len(quoted) / len(base)
+
+
+def deep_conversations(summaries: Iterable[TurnSummary], start: datetime, as_of: datetime) -> int:
+    """Deep conversations: conversations that reached more than 10 turns, counted in the
+    period in which they passed 10.
+
+    Args:
+        summaries: every customer's turn summary.
+        start: the period's start.
+        as_of: the evaluation time.
+
+    Returns:
+        The count.
+    """
+    return sum(
+        1
+        for summary in summaries
+        for passed_at in summary.deep_passed_at
+        if start <= passed_at < as_of
+    )
+
+
+def tag_accuracy(conn: Connection, rep_id: int, start: datetime, as_of: datetime) -> float | None:
+    """Tag accuracy: of the ``high-intent`` tags whose 7-day window ended in the period,
+    the share followed within 7 days by a quote, a sample or a deal.
+
+    Args:
+        conn: an open connection.
+        rep_id: the rep.
+        start: the period's start.
+        as_of: the evaluation time.
+
+    Returns:
+        A fraction 0..1, or None when no tag's window ended in the period.
+    """
+    tags = kpi_queries.high_intent_tags(conn, rep_id, start - TAG_WINDOW, as_of - TAG_WINDOW)
+    if not tags:
+        return None
+
+    customers = {customer_id for customer_id, _ in tags}
+    first = tags[0][1]
+    last = tags[-1][1] + TAG_WINDOW + _INCLUSIVE
+    follow_ups = _follow_ups(conn, rep_id, customers, first, last)
+    followed = sum(
+        1
+        for customer_id, tagged_at in tags
+        if any(tagged_at <= at <= tagged_at + TAG_WINDOW for at in follow_ups.get(customer_id, ()))
+    )
+    return followed / len(tags)
+
+
+def _follow_ups(
+    conn: Connection, rep_id: int, customers: Collection[int], start: datetime, end: datetime
+) -> dict[int, list[datetime]]:
+    """Quote requests, samples and deals of ``customers`` in ``[start, end)``."""
+    times = quote_request_times(kpi_queries.quote_signals(conn, rep_id, start, end, customers))
+    samples = kpi_queries.customer_events(conn, rep_id, "sample", start, end, customers)
+    closed = kpi_queries.deals(conn, rep_id, start, end, customers)
+    for customer_id, at in [*samples, *((d.customer_id, d.closed_at) for d in closed)]:
+        times.setdefault(customer_id, []).append(at)
+    return times
