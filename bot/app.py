@@ -60,7 +60,10 @@ async def serve(settings: Settings, *, insecure: bool = False) -> None:
     )
 
     # 3. The HTTP server; its start-up hooks start the inbox writer and normaliser.
-    app = create_app(engine, config)
+    api_token = settings.kpibot_api_token
+    app = create_app(
+        engine, config, api_token=api_token.get_secret_value() if api_token else None
+    )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.kpibot_http_host, settings.kpibot_http_port)

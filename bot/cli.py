@@ -14,6 +14,7 @@ import click
 from bot.cli_context import CliContext, pass_context
 from bot.config import load_settings
 from bot.errors import KpibotError
+from bot.events_command import events_import
 from bot.import_command import import_group
 from bot.logs import configure_logging
 from bot.stats_command import stats
@@ -248,6 +249,7 @@ def demo(reps: int, days: int, customers: int, seed: int, db_path: Path | None) 
 
 
 cli.add_command(import_group, name="import")
+import_group.add_command(events_import, name="events")
 cli.add_command(stats)
 
 

@@ -77,6 +77,7 @@ class Customer(SQLModel, table=True):
     wa_id: str | None = Field(default=None, sa_type=String(32), unique=True)
     user_id: str | None = Field(default=None, sa_type=String(128), unique=True)
     name: str | None = Field(default=None, sa_type=String(256))
+    assigned_rep_id: int | None = Field(default=None, foreign_key="rep.id")
     created_at: datetime = _utc(default_factory=utcnow)
     updated_at: datetime = _utc(default_factory=utcnow)
 

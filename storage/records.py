@@ -2,8 +2,9 @@
 
 Reps record these through the bot, CRMs through the events API; both end here. A record
 names its customer by WhatsApp id and, optionally, the rep; without a rep it goes to the
-rep whose number the customer last talked to. A record with an idempotency key lands
-once however often it is sent, and :func:`undo_record` takes one back.
+rep the customer is assigned to (:func:`assign_customer`) or, failing that, to the rep
+whose number the customer last talked to. A record with an idempotency key lands once
+however often it is sent, and :func:`undo_record` takes one back.
 """
 
 from __future__ import annotations
@@ -11,17 +12,21 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot import domain
 from bot.errors import KpibotError
 from storage.ingest import customer_id_for
-from storage.models import CustomerEvent, CustomerTag, Deal, Message
+from storage.models import BusinessNumber, Customer, CustomerEvent, CustomerTag, Deal, Message
 from storage.reps import find_rep
+from storage.types import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +34,8 @@ _tag = CustomerTag.__table__  # type: ignore[attr-defined]
 _event = CustomerEvent.__table__  # type: ignore[attr-defined]
 _deal = Deal.__table__  # type: ignore[attr-defined]
 _message = Message.__table__  # type: ignore[attr-defined]
+_customer = Customer.__table__  # type: ignore[attr-defined]
+_number = BusinessNumber.__table__  # type: ignore[attr-defined]
 
 _TAG_PATTERN = re.compile(r"^[\w][\w\-]{0,63}$")
 _CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
@@ -43,9 +50,12 @@ class RecordOutcome:
     """What recording did.
 
     Attributes:
-        kind: ``tag``, ``untag``, ``quote``, ``sample``, ``complaint`` or ``deal``.
-        row_id: the row written (or found, when nothing new was written).
-        created: False when the record was already there (same key, tag already on).
+        kind: ``tag``, ``untag``, ``quote``, ``sample``, ``complaint``, ``deal`` or
+            ``assignment``.
+        row_id: the row written (or found, when nothing new was written); for an
+            assignment, the customer's.
+        created: False when the record was already there (same key, tag already on,
+            customer already assigned to that rep).
         customer_id: the customer recorded about.
         rep_id: the rep the record was attributed to, if one could be found.
     """
@@ -109,7 +119,82 @@ def apply_record(session: Session, record: domain.Record) -> RecordOutcome:
 def _rep_for(session: Session, rep_name: str | None, customer_id: int) -> int | None:
     if rep_name:
         return find_rep(session, rep_name).id
+    # An assignment is a decision someone made; who the customer last talked to is a guess.
+    assigned = session.execute(
+        select(_customer.c.assigned_rep_id).where(_customer.c.id == customer_id)
+    ).scalar()
+    if assigned is not None:
+        return int(assigned)
     return owner_rep_id(session, customer_id)
+
+
+def assign_customer(
+    session: Session, customer_ref: domain.CustomerRef, rep_name: str, at: datetime
+) -> RecordOutcome:
+    """Assign a customer to a rep: later records about them without a rep go to that rep.
+
+    Args:
+        session: the open session; the caller commits.
+        customer_ref: the customer, created if kpibot has not met them.
+        rep_name: the rep, by name (case-insensitive).
+        at: when the assignment was made, as the source says; it goes to the log line.
+
+    Returns:
+        The outcome, ``created`` False when the customer was already assigned to the rep.
+
+    Raises:
+        bot.errors.NotFoundError: no rep has that name.
+    """
+    customer_id = customer_id_for(session, customer_ref)
+    rep_id = find_rep(session, rep_name).id
+    c = _customer.c
+    # TODO(assignment-time): with no assigned_at column an older assignment sent again
+    # after a newer one wins; store the time and compare it once the schema has it.
+    # The condition makes a repeated assignment a no-op, so its rowcount tells "new".
+    result = session.execute(
+        update(_customer)
+        .where(c.id == customer_id, (c.assigned_rep_id != rep_id) | c.assigned_rep_id.is_(None))
+        .values(assigned_rep_id=rep_id, updated_at=utcnow())
+    )
+    changed = bool(getattr(result, "rowcount", 0))
+    logger.info(
+        "customer assigned customer_id=%s rep_id=%s at=%s changed=%s",
+        customer_id,
+        rep_id,
+        at.isoformat(),
+        changed,
+    )
+    return RecordOutcome("assignment", customer_id, changed, customer_id, rep_id)
+
+
+def rep_api_number(session: Session, rep_name: str) -> domain.BusinessNumber:
+    """The business number that stands for a rep in messages the events API names by rep.
+
+    SCRM tools know which rep sent a message, not a Cloud API number; each rep gets one
+    number, ``api:rep:<rep id>``, owned by them from the start, for such messages.
+
+    Args:
+        session: the open session; the caller commits.
+        rep_name: the rep, by name (case-insensitive).
+
+    Returns:
+        The number, created on first use.
+
+    Raises:
+        bot.errors.NotFoundError: no rep has that name.
+    """
+    rep = find_rep(session, rep_name)
+    phone_number_id = f"api:rep:{rep.id}"
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    now = utcnow()
+    session.execute(
+        insert(_number)
+        .values(
+            phone_number_id=phone_number_id, rep_id=rep.id, first_seen_at=now, registered_at=now
+        )
+        .on_conflict_do_nothing(index_elements=["phone_number_id"])
+    )
+    return domain.BusinessNumber(phone_number_id=phone_number_id)
 
 
 def _existing_by_key(session: Session, table: Any, key: str | None) -> int | None:

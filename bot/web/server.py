@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from bot.errors import StorageError
 from bot.inbox_writer import InboxWriter
 from bot.normaliser import Normaliser
+from bot.web.events_api import EventsApi
 from bot.web.whatsapp import WebhookConfig, WhatsAppWebhook
 from storage import inbox
 from storage.db import check_connection
@@ -26,7 +27,11 @@ NORMALISER_KEY = web.AppKey("normaliser", Normaliser)
 
 
 def create_app(
-    engine: Engine, config: WebhookConfig, *, run_normaliser: bool = True
+    engine: Engine,
+    config: WebhookConfig,
+    *,
+    run_normaliser: bool = True,
+    api_token: str | None = None,
 ) -> web.Application:
     """Build the web application.
 
@@ -35,6 +40,7 @@ def create_app(
         config: the webhook's secrets and limits.
         run_normaliser: run the inbox normaliser in this process (off only in tests
             and benchmarks that look at the inbox alone).
+        api_token: the events API's bearer token; None turns the API off (503).
 
     Returns:
         The application; its start-up hook starts the inbox writer and normaliser and
@@ -50,6 +56,7 @@ def create_app(
 
     webhook = WhatsAppWebhook(config, writer, normaliser)
     app.add_routes([*webhook.routes(), web.get("/healthz", healthz)])
+    app.add_routes(EventsApi(engine, api_token, gate=gate).routes())
     app.cleanup_ctx.append(_background(writer, normaliser, run_normaliser))
     return app
 
