@@ -11,6 +11,10 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.handlers.base import Deps
+from bot.metrics import load_team_settings
+from bot.render import Renderer
+from bot.telegram.runner import telegram_runner
 from bot.web.server import create_app
 from bot.web.whatsapp import WebhookConfig
 from storage import migrate
@@ -42,7 +46,8 @@ def webhook_config(settings: Settings, *, insecure: bool = False) -> WebhookConf
 
 
 async def serve(settings: Settings, *, insecure: bool = False) -> None:
-    """Run the webhook server until SIGINT or SIGTERM, then shut down in order."""
+    """Run the webhook server and the Telegram bot until SIGINT or SIGTERM, then shut down
+    in order."""
     # 1. Configuration first: refuse to start rather than run half-protected.
     config = webhook_config(settings, insecure=insecure)
     if not config.verify_signatures:
@@ -59,11 +64,16 @@ async def serve(settings: Settings, *, insecure: bool = False) -> None:
         "database ready url=%s schema=%s", redact_url(settings.database_url), after or before
     )
 
-    # 3. The HTTP server; its start-up hooks start the inbox writer and normaliser.
+    # 3. The Telegram bot, built before the server so its webhook route can be added.
+    team = load_team_settings(settings.kpibot_team_settings, settings.kpibot_timezone)
+    deps = Deps(engine=engine, renderer=Renderer(team.timezone), team_settings=team)
+    telegram = telegram_runner(settings, deps)
+
+    # 4. The HTTP server; its start-up hooks start the inbox writer and normaliser.
     api_token = settings.kpibot_api_token
-    app = create_app(
-        engine, config, api_token=api_token.get_secret_value() if api_token else None
-    )
+    app = create_app(engine, config, api_token=api_token.get_secret_value() if api_token else None)
+    if telegram is not None:
+        app.add_routes(telegram.routes())
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.kpibot_http_host, settings.kpibot_http_port)
@@ -74,7 +84,11 @@ async def serve(settings: Settings, *, insecure: bool = False) -> None:
         settings.kpibot_http_port,
     )
 
-    # 4. Wait for a stop signal.
+    # 5. The bot takes updates once the server (and its webhook route) is up.
+    if telegram is not None:
+        await telegram.start()
+
+    # 6. Wait for a stop signal.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -82,9 +96,12 @@ async def serve(settings: Settings, *, insecure: bool = False) -> None:
             loop.add_signal_handler(sig, stop.set)
     await stop.wait()
 
-    # 5. Stop listening, commit queued deliveries, finish the normaliser's batch; last,
+    # 7. Stop the bot first (it finishes the updates it holds and may still write), then
+    #    stop listening, commit queued deliveries, finish the normaliser's batch; last,
     #    release the database.
     logger.info("shutting down")
+    if telegram is not None:
+        await telegram.stop()
     await runner.cleanup()
     engine.dispose()
     logger.info("stopped")

@@ -18,6 +18,7 @@ from bot.events_command import events_import
 from bot.import_command import import_group
 from bot.logs import configure_logging
 from bot.stats_command import stats
+from bot.telegram.cli import console, rep_invite
 from storage import inbox, migrate
 from storage.db import session_factory, session_scope
 
@@ -250,7 +251,9 @@ def demo(reps: int, days: int, customers: int, seed: int, db_path: Path | None) 
 
 cli.add_command(import_group, name="import")
 import_group.add_command(events_import, name="events")
+rep.add_command(rep_invite, name="invite")
 cli.add_command(stats)
+cli.add_command(console)
 
 
 def main() -> None:

@@ -42,6 +42,17 @@ class Settings(BaseSettings):
         default=None, description="The token typed into the Meta dashboard's Verify token."
     )
     telegram_bot_token: SecretStr | None = Field(default=None, description="From BotFather.")
+    telegram_webhook_url: str | None = Field(
+        default=None,
+        description="Public https URL of POST /webhooks/telegram; unset means long polling.",
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        default=None, description="Checked against X-Telegram-Bot-Api-Secret-Token."
+    )
+    telegram_api_base_url: str | None = Field(
+        default=None,
+        description="Root URL of a self-hosted Bot API server, e.g. http://host:8081.",
+    )
     kpibot_api_token: SecretStr | None = Field(
         default=None, description="Bearer token of the events API; unset turns the API off."
     )
@@ -77,7 +88,11 @@ class Settings(BaseSettings):
         return level
 
     @field_validator(
-        "whatsapp_app_secret", "whatsapp_verify_token", "telegram_bot_token", "kpibot_api_token"
+        "whatsapp_app_secret",
+        "whatsapp_verify_token",
+        "telegram_bot_token",
+        "kpibot_api_token",
+        "telegram_webhook_secret",
     )
     @classmethod
     def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:

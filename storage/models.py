@@ -272,3 +272,78 @@ class KpiSnapshot(SQLModel, table=True):
     profile: str = Field(sa_type=String(16))  # standard | new_hire | senior
     red_line: str | None = Field(default=None, sa_type=Text)
     values: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class TelegramInvite(SQLModel, table=True):
+    """A one-time code that links a Telegram user to a rep through ``/start <code>``.
+
+    A code works once (``used_at``) and only until ``expires_at``.
+    """
+
+    __tablename__ = "telegram_invite"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(sa_type=String(64), unique=True)
+    rep_id: int = Field(foreign_key="rep.id", index=True)
+    created_by_rep_id: int | None = Field(default=None, foreign_key="rep.id")
+    created_at: datetime = _utc(default_factory=utcnow)
+    expires_at: datetime = _utc()
+    used_at: datetime | None = _utc(default=None)
+    used_by_telegram_user_id: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class TelegramTeamChat(SQLModel, table=True):
+    """The Telegram group bound as a team's chat, where praise and reviews are posted."""
+
+    __tablename__ = "telegram_team_chat"
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id", unique=True)
+    chat_id: int = Field(sa_type=BigInteger, unique=True)
+    bound_by_rep_id: int | None = Field(default=None, foreign_key="rep.id")
+    bound_at: datetime = _utc(default_factory=utcnow)
+
+
+class TeamSetting(SQLModel, table=True):
+    """A team setting changed in Telegram (``/settings``), overriding the settings file."""
+
+    __tablename__ = "team_setting"
+    __table_args__ = (UniqueConstraint("team_id", "key", name="uq_team_setting_team_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id")
+    key: str = Field(sa_type=String(64))
+    value: str = Field(sa_type=String(256))
+    updated_by_rep_id: int | None = Field(default=None, foreign_key="rep.id")
+    updated_at: datetime = _utc(default_factory=utcnow)
+
+
+class RepSetting(SQLModel, table=True):
+    """A rep's own preference (the language the bot speaks to them)."""
+
+    __tablename__ = "rep_setting"
+    __table_args__ = (UniqueConstraint("rep_id", "key", name="uq_rep_setting_rep_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    rep_id: int = Field(foreign_key="rep.id")
+    key: str = Field(sa_type=String(64))
+    value: str = Field(sa_type=String(256))
+    updated_at: datetime = _utc(default_factory=utcnow)
+
+
+class TelegramAction(SQLModel, table=True):
+    """A pending inline-button action: an Undo of a record, or a customer to pick.
+
+    The button carries only ``token``; ``payload`` holds what the action does, and
+    ``used_at`` makes it work once.
+    """
+
+    __tablename__ = "telegram_action"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(sa_type=String(32), unique=True)
+    rep_id: int = Field(foreign_key="rep.id", index=True)
+    kind: str = Field(sa_type=String(16))  # undo | pick
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _utc(default_factory=utcnow)
+    used_at: datetime | None = _utc(default=None)
