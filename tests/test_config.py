@@ -161,3 +161,15 @@ def test_invalid_setting_error_does_not_show_secrets(monkeypatch: pytest.MonkeyP
     with pytest.raises(ConfigError, match="KPIBOT_HTTP_PORT") as raised:
         load_settings(_env_file=None)
     assert SECRET not in str(raised.value)
+
+
+def test_env_example_documents_every_setting() -> None:
+    """.env.example names every setting, and nothing that is not one."""
+    import re
+    from pathlib import Path
+
+    from bot.config import Settings
+
+    text = (Path(__file__).parent.parent / ".env.example").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^([A-Z_]+)=", text, re.MULTILINE))
+    assert documented == {name.upper() for name in Settings.model_fields}
