@@ -174,9 +174,7 @@ def _parse(export: ExportText, file: Path, date_order: str | None) -> ParsedChat
     try:
         if total < PROGRESS_FROM_LINES:
             return parse_chat(export.text, date_order=date_order)
-        with click.progressbar(
-            length=total, label="Reading the chat", file=click.get_text_stream("stderr")
-        ) as bar:
+        with click.progressbar(length=total, label="Reading the chat", file=sys.stderr) as bar:
             done = 0
 
             def advance(lines: int) -> None:
@@ -267,9 +265,7 @@ def _store(
             with session_scope(sessions) as session:
                 stats.add(store_batch(session, batch))
         return stats
-    with click.progressbar(
-        length=len(events), label="Storing messages", file=click.get_text_stream("stderr")
-    ) as bar:
+    with click.progressbar(length=len(events), label="Storing messages", file=sys.stderr) as bar:
         for batch in _batches(events):
             with session_scope(sessions) as session:
                 stats.add(store_batch(session, batch))
