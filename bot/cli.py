@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from bot.cli_context import CliContext, pass_context
 from bot.config import load_settings
 from bot.errors import KpibotError
 from bot.events_command import events_import
+from bot.export_command import export_group
 from bot.import_command import import_group
 from bot.logs import configure_logging
 from bot.stats_command import stats
@@ -219,25 +220,65 @@ def rep_list(obj: CliContext) -> None:
 
 
 @cli.command()
-@click.option("--reps", type=click.IntRange(1, 50), default=4, show_default=True)
-@click.option("--days", type=click.IntRange(1, 120), default=14, show_default=True)
+@click.option(
+    "--reps",
+    type=click.IntRange(1, 8),
+    default=4,
+    show_default=True,
+    help="Reps; they play the chatter, broadcaster, closer and slow responder in turn.",
+)
+@click.option(
+    "--days", type=click.IntRange(1, 60), default=14, show_default=True, help="Simulated days."
+)
 @click.option(
     "--customers",
-    type=click.IntRange(1, 500),
+    type=click.IntRange(3, 200),
     default=25,
     show_default=True,
-    help="Customers per rep.",
+    help="Customers of a typical rep.",
 )
-@click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same traffic.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same team.")
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"]),
+    default="en",
+    show_default=True,
+    help="The team's language in Telegram.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("kpibot-demo"),
+    show_default=True,
+    help="Folder for the review's charts (PNG).",
+)
 @click.option(
     "--db",
     "db_path",
     type=click.Path(dir_okay=False, path_type=Path),
     help="SQLite file to create (default: a new one in a temporary folder).",
 )
-def demo(reps: int, days: int, customers: int, seed: int, db_path: Path | None) -> None:
-    """Run the whole system on simulated traffic, on a fresh SQLite store."""
-    from bot.demo import DemoOptions, run_demo
+@click.option(
+    "--start",
+    "start_day",
+    callback=_parse_date,
+    help="First simulated day, YYYY-MM-DD (default: the stretch ends now).",
+)
+@pass_context
+def demo(
+    obj: CliContext,
+    reps: int,
+    days: int,
+    customers: int,
+    seed: int,
+    lang: str,
+    out_dir: Path,
+    db_path: Path | None,
+    start_day: date | None,
+) -> None:
+    """Run the whole system on a simulated team: webhooks, KPIs, the bot and its pushes."""
+    from bot.demo import TEAM_SETTINGS, DemoOptions, run_demo
 
     if db_path is None:
         db_path = Path(tempfile.mkdtemp(prefix="kpibot-demo-")) / "kpibot.db"
@@ -245,7 +286,13 @@ def demo(reps: int, days: int, customers: int, seed: int, db_path: Path | None) 
         raise click.BadParameter(
             f"{db_path} exists; the demo builds a fresh store", param_hint="--db"
         )
-    options = DemoOptions(reps=reps, days=days, customers=customers, seed=seed, db_path=db_path)
+    start = None
+    if start_day is not None:
+        start = datetime.combine(start_day, time(0), tzinfo=TEAM_SETTINGS.timezone)
+    options = DemoOptions(
+        reps=reps, days=days, customers=customers, seed=seed, db_path=db_path,
+        out_dir=out_dir, lang=lang, settings=obj.settings, start=start,
+    )  # fmt: skip
     asyncio.run(run_demo(options))
 
 
@@ -253,6 +300,7 @@ cli.add_command(import_group, name="import")
 import_group.add_command(events_import, name="events")
 rep.add_command(rep_invite, name="invite")
 cli.add_command(stats)
+cli.add_command(export_group)
 cli.add_command(console)
 
 
