@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.handlers.base import Deps
 from bot.metrics import load_team_settings
+from bot.push.service import start_push, stop_push
 from bot.render import Renderer
 from bot.telegram.runner import telegram_runner
 from bot.web.server import create_app
@@ -88,6 +89,14 @@ async def serve(settings: Settings, *, insecure: bool = False) -> None:
     if telegram is not None:
         await telegram.start()
 
+    # 5b. Scheduled pushes: the sender first (rows left from before a restart go out), then
+    #     the jobs, which catch up what was missed while the process was down.
+    push = None
+    if telegram is not None:
+        push = await start_push(
+            settings, engine, telegram.application, team_settings=team, renderer=deps.renderer
+        )
+
     # 6. Wait for a stop signal.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -100,6 +109,8 @@ async def serve(settings: Settings, *, insecure: bool = False) -> None:
     #    stop listening, commit queued deliveries, finish the normaliser's batch; last,
     #    release the database.
     logger.info("shutting down")
+    if push is not None:
+        await stop_push(push)
     if telegram is not None:
         await telegram.stop()
     await runner.cleanup()

@@ -347,3 +347,49 @@ class TelegramAction(SQLModel, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _utc(default_factory=utcnow)
     used_at: datetime | None = _utc(default=None)
+
+
+class Outbox(SQLModel, table=True):
+    """One push message waiting to be delivered, or delivered: one Bot API call per row.
+
+    ``(kind, recipient, subject, period)`` is unique, so the same push can never be
+    enqueued twice. A sender takes a row by setting ``status`` to ``sending`` with a
+    lease (``claimed_by``, ``claimed_until``); a row whose lease ran out is taken again.
+    ``payload`` holds what the call sends (text, parse mode, a photo, inline buttons).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("kind", "recipient", "subject", "period", name="uq_outbox_key"),
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_recipient", "recipient", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_type=String(32))
+    recipient: int = Field(sa_type=BigInteger)  # Telegram chat id
+    subject: str = Field(default="", sa_type=String(160))
+    period: str = Field(default="", sa_type=String(64))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", sa_type=String(16))  # pending|sending|sent|failed
+    attempts: int = 0
+    next_attempt_at: datetime = _utc(default_factory=utcnow)
+    claimed_by: str | None = Field(default=None, sa_type=String(64))
+    claimed_until: datetime | None = _utc(default=None)
+    created_at: datetime = _utc(default_factory=utcnow)
+    sent_at: datetime | None = _utc(default=None)
+    telegram_message_id: int | None = Field(default=None, sa_type=BigInteger)
+    error: str | None = Field(default=None, sa_type=Text)
+
+
+class JobRun(SQLModel, table=True):
+    """A scheduled job's run for one period: the row is the claim that it ran once."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (UniqueConstraint("job_id", "period_key", name="uq_job_run_job_period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(sa_type=String(64))
+    period_key: str = Field(sa_type=String(64))
+    ran_at: datetime = _utc()
+    ran_by: str | None = Field(default=None, sa_type=String(64))

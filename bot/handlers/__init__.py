@@ -5,9 +5,18 @@ Each module offers ``COMMANDS`` (for ``/help`` and Telegram's command menu) and
 assembles them all in :func:`bot.telegram.application.register_handlers`.
 """
 
-from bot.handlers import customers, leaderboard, manager, mystats, records, start, teamchat
+from bot.handlers import (
+    customers,
+    leaderboard,
+    manager,
+    mystats,
+    records,
+    reminders,
+    start,
+    teamchat,
+)
 
-MODULES = (start, mystats, leaderboard, customers, records, manager, teamchat)
+MODULES = (start, mystats, leaderboard, customers, records, manager, teamchat, reminders)
 
 __all__ = [
     "MODULES",
@@ -16,6 +25,7 @@ __all__ = [
     "manager",
     "mystats",
     "records",
+    "reminders",
     "start",
     "teamchat",
 ]

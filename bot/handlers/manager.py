@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from typing import Any
 
 from sqlalchemy.orm import Session
 from telegram import Update
@@ -24,9 +24,9 @@ from bot.handlers.base import (
 )
 from bot.handlers.leaderboard import rank
 from bot.handlers.mystats import send_report, settings_for
-from bot.metrics import RepKpis, compute_team, period_containing
-from bot.metrics.periods import previous
+from bot.metrics import compute_team, period_containing
 from bot.metrics.settings import STAGES, WEEKDAYS
+from bot.push.digest import build_digest, send_review
 from bot.render import LOCALES
 from bot.telegram import kpis
 from storage import telegram as store
@@ -43,20 +43,6 @@ COMMANDS = (
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 DEFAULT_DIGEST_DAY = "fri"
 DEFAULT_DIGEST_TIME = "17:00"
-
-
-def coaching(
-    this_week: list[RepKpis], last_week: list[RepKpis], target: float | None
-) -> list[str]:
-    """Reps whose quote rate missed the target two weeks in a row, by name."""
-    if target is None:
-        return []
-    before = {k.rep_id: k.quote_rate for k in last_week}
-    return [
-        k.rep
-        for k in this_week
-        if (k.quote_rate or 0.0) < target and (before.get(k.rep_id) or 0.0) < target
-    ]
 
 
 def parse_setting(args: list[str]) -> tuple[str, str] | None:
@@ -118,35 +104,15 @@ def handlers(deps: Deps) -> list[BaseHandler]:
         await send_report(update, deps, caller, found, kind, replace=False)
 
     async def digest(update: Update, _context: Context, caller: Caller) -> None:
-        """Shows the weekly review of the last full week: best reps, coaching, red lines."""
+        """Shows the weekly review a manager gets on Friday, pictures included."""
         assert caller.rep is not None
-        team_id = caller.rep.team_id
-        settings = await settings_for(deps, team_id)
-        now = deps.clock()
-        week = previous(period_containing("week", now, settings.timezone))
-        members = await run_db(deps, lambda s: {r.id for r in store.team_members(s, team_id)})
-
-        def both_weeks(_s: Session) -> tuple[list[RepKpis], list[RepKpis]]:
-            return (
-                compute_team(deps.engine, week, now, settings),
-                compute_team(deps.engine, previous(week), now, settings),
-            )
-
-        this_week, last_week = await run_db(deps, both_weeks)
-        this_week = [k for k in this_week if k.rep_id in members]
-        best: dict[str, Any] = {}
-        for metric in ("score", "reply_rate", "deal_amount"):
-            ranked = rank(this_week, metric)
-            if ranked and ranked[0][1]:
-                best[metric] = ranked[0]
-        await reply(
-            update, deps, caller, "digest",
-            period=week, reps=this_week, best=best, base_currency=settings.base_currency,
-            coaching=coaching(this_week, last_week, settings.target("quote_rate")),
-            red_lines=[k for k in this_week if k.red_line],
-            reach=sum(k.effective_reach for k in this_week),
-            deals=sum(k.deals.deal_amount for k in this_week),
+        assert update.effective_chat is not None
+        settings = await settings_for(deps, caller.rep.team_id)
+        review = await asyncio.to_thread(
+            build_digest, deps.engine, deps.renderer, settings,
+            caller.rep.team_id, caller.locale, deps.clock(),
         )  # fmt: skip
+        await send_review(update.effective_chat, review)
 
     async def settings(update: Update, context: Context, caller: Caller) -> None:
         """Shows the team settings, or changes one (language, stage, digest, a target)."""

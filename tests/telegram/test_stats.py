@@ -143,11 +143,15 @@ async def test_manager_sees_team_and_a_rep(bot: BotUnderTest, engine: Engine) ->
 
 async def test_digest_and_settings(bot: BotUnderTest, engine: Engine) -> None:
     seed(engine)
-    [digest] = await bot.texts(MANAGER_ID, "/digest")
-    assert digest.startswith("🗓 <b>Weekly review</b> · week 2025-W24\n\n")
-    assert digest.endswith(
-        "The numbers start the conversation with each rep; they don't replace it."
-    )
+    # /digest is the Friday review itself: its text, then the score and funnel charts.
+    calls = await bot.send(MANAGER_ID, "/digest")
+    assert [c.method for c in calls] == ["sendMessage", "sendPhoto", "sendPhoto"]
+    assert calls[0].params["text"].startswith("🗓 <b>Weekly review</b> · week 2025-W24 · as of ")
+    assert "<b>Team by score</b>\n1. Alice — 0/100" in calls[0].params["text"]
+    assert [c.params["caption"] for c in calls[1:]] == [
+        "Score, week 2025-W24",
+        "Funnel, week 2025-W24",
+    ]
     assert await bot.texts(MANAGER_ID, "/settings target quote_rate 35%") == [
         "✅ Saved: target.quote_rate = 0.35."
     ]
