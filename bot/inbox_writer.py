@@ -37,6 +37,7 @@ class InboxWriter:
         self._max_batch = max_batch
         self._gate = gate
         self._committing = False
+        self._last_active = time.monotonic()
         self._queue: list[tuple[bytes, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._closing = False
@@ -46,6 +47,12 @@ class InboxWriter:
     def idle(self) -> bool:
         """True when no body waits to be committed."""
         return not self._queue and not self._committing
+
+    def quiet_for(self) -> float:
+        """Seconds since the writer last had work; 0 while it has some."""
+        if not self.idle:
+            return 0.0
+        return time.monotonic() - self._last_active
 
     async def start(self) -> None:
         """Start the background writer."""
@@ -85,6 +92,7 @@ class InboxWriter:
                     await self._commit(batch)
                 finally:
                     self._committing = False
+                    self._last_active = time.monotonic()
             if self._closing:
                 return
 

@@ -132,7 +132,7 @@ class Normaliser:
         engine: the store.
         poll_seconds: how often to look at the inbox when nobody says bodies arrived.
         gate: the lock shared with the inbox writer around write transactions.
-        writer_idle: tells whether the inbox writer has nothing waiting.
+        writer_quiet: how long the inbox writer has had nothing to do, in seconds.
     """
 
     def __init__(
@@ -140,12 +140,12 @@ class Normaliser:
         engine: Engine,
         poll_seconds: float = IDLE_POLL_SECONDS,
         gate: threading.Lock | None = None,
-        writer_idle: Callable[[], bool] | None = None,
+        writer_quiet: Callable[[], float] | None = None,
     ) -> None:
         self._engine = engine
         self._poll_seconds = poll_seconds
         self._gate = gate
-        self._writer_idle = writer_idle
+        self._writer_quiet = writer_quiet
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -188,20 +188,13 @@ class Normaliser:
         Under a burst of deliveries the normaliser steps aside entirely and catches up
         after it; ``MAX_DEFER_SECONDS`` bounds how far it can fall behind.
         """
-        if self._writer_idle is None:
+        if self._writer_quiet is None:
             return
         deadline = time.monotonic() + MAX_DEFER_SECONDS
-        quiet_since: float | None = None
         # Polling, not an event: the writer turns busy and idle hundreds of times a
-        # second under load, and only a quiet spell is worth waiting for.
-        while time.monotonic() < deadline:
-            now = time.monotonic()
-            if not self._writer_idle():
-                quiet_since = None
-            elif quiet_since is None:
-                quiet_since = now
-            elif now - quiet_since >= QUIET_SECONDS:
-                return
+        # second under load, and only a quiet spell is worth waiting for. Once the
+        # writer has been quiet that long, batches follow each other without a pause.
+        while self._writer_quiet() < QUIET_SECONDS and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.005)
 
     def _gated_batch(self) -> BatchResult:

@@ -49,7 +49,7 @@ def create_app(
     app = web.Application(client_max_size=config.max_body_bytes)
     gate = threading.Lock()
     writer = InboxWriter(engine, gate=gate)
-    normaliser = Normaliser(engine, gate=gate, writer_idle=lambda: writer.idle)
+    normaliser = Normaliser(engine, gate=gate, writer_quiet=writer.quiet_for)
     app[ENGINE_KEY] = engine
     app[WRITER_KEY] = writer
     app[NORMALISER_KEY] = normaliser
