@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
+import sys
 
 from aiohttp import web
 
@@ -100,8 +100,9 @@ async def serve(settings: Settings, *, insecure: bool = False) -> None:
     # 6. Wait for a stop signal.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
+    # Windows' event loop takes no signal handlers; there Ctrl+C ends the process instead.
+    if sys.platform != "win32":
+        for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
     await stop.wait()
 
