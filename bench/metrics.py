@@ -19,11 +19,13 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, func, insert, select
 
 from bot.metrics import compute, compute_team
 from bot.metrics.periods import period_containing
+from bot.metrics.quotes import is_quote_content
 from bot.metrics.settings import TeamSettings
 from storage import migrate
 from storage.db import create_db_engine
@@ -63,7 +65,7 @@ TEXTS = (
 )
 
 
-def _table(model: object) -> object:
+def _table(model: object) -> Any:
     return model.__table__  # type: ignore[attr-defined]
 
 
@@ -126,6 +128,8 @@ def _messages(conn: object, rng: random.Random) -> None:
             when += timedelta(seconds=gap)
             inbound = not inbound if rng.random() < 0.7 else inbound
             status = None if inbound else rng.choice(("sent", "delivered", "read", "read"))
+            text = rng.choice(TEXTS)
+            direction = "inbound" if inbound else "outbound"
             batch.append(
                 {
                     "id": message_id,
@@ -133,11 +137,13 @@ def _messages(conn: object, rng: random.Random) -> None:
                     "business_number_id": rep,
                     "rep_id": rep,
                     "customer_id": customer,
-                    "direction": "inbound" if inbound else "outbound",
+                    "direction": direction,
                     "type": "text",
                     "source": "webhook",
                     "timestamp": when,
-                    "text": rng.choice(TEXTS),
+                    "text": text,
+                    # What storage.ingest stores for a message it takes in.
+                    "quote_request": is_quote_content(direction, "text", text, None, None),
                     "is_template": False,
                     "is_automated": not inbound and rng.random() < 0.05,
                     "status": status,
@@ -220,7 +226,7 @@ def _reference_one_rep(engine: Engine, rep_id: int, settings: TeamSettings) -> f
     """Load one rep's rows into plain Python and run the reference definitions."""
     period = period_containing("week", AT, settings.timezone)
     started = time.perf_counter()
-    m = _table(Message).c  # type: ignore[attr-defined]
+    m = _table(Message).c
     with engine.connect() as conn:
         rows = conn.execute(
             select(
@@ -237,7 +243,7 @@ def _reference_one_rep(engine: Engine, rep_id: int, settings: TeamSettings) -> f
                 m.read_at,
             ).where(m.rep_id == rep_id, m.timestamp < period.end)
         ).all()
-        deals = conn.execute(select(_table(Deal)).where(_table(Deal).c.rep_id == rep_id)).all()  # type: ignore[attr-defined]
+        deals = conn.execute(select(_table(Deal)).where(_table(Deal).c.rep_id == rep_id)).all()
     events = reference.Events(
         messages=[
             reference.Msg(
@@ -277,7 +283,7 @@ def main() -> None:
     engine = create_db_engine(f"sqlite:///{path}")
     migrate.upgrade(engine)
     with engine.connect() as conn:
-        stored = conn.execute(select(func.count()).select_from(_table(Message))).scalar_one()  # type: ignore[arg-type]
+        stored = conn.execute(select(func.count()).select_from(_table(Message))).scalar_one()
     if stored == 0:
         generate(engine)
     settings = TeamSettings()

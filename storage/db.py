@@ -24,6 +24,10 @@ from bot.errors import ConfigError, StorageError
 logger = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_CACHE_KIB = 64 * 1024
+"""Page cache per connection (SQLite's default is 2 MiB)."""
+SQLITE_MMAP_BYTES = 256 * 2**20
+"""How much of the file reads may map instead of copying; the OS shares those pages."""
 
 
 def normalise_url(url: str) -> str:
@@ -73,6 +77,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # FULL makes each commit durable in WAL mode; the webhook's 200 promises exactly that.
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    # KPI reads walk a rep's index ranges again and again: keep them in memory rather
+    # than the default 2 MiB page cache, and sort and group in memory too.
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot import domain
+from bot.metrics.quotes import is_quote_content
 from storage.models import AccountEvent, BusinessNumber, Customer, Message
 from storage.types import UTCDateTime, utcnow
 
@@ -59,6 +60,8 @@ _PLACEHOLDER_TYPES = ("unknown", "media_placeholder")
 
 # What an edit changes; the latest edit wins over the original and over older edits.
 _EDITABLE = ("text", "caption", "filename", "mime_type")
+# The columns ``message.quote_request`` is computed from (direction never changes).
+_QUOTE_CONTENT = ("type", "text", "caption", "filename")
 
 _LADDER_COLUMNS = {
     domain.DeliveryStatus.SENT: "sent_at",
@@ -355,6 +358,9 @@ def _message_row(
         # A backfill tells how far the message got, not when: no *_at is set for it.
         **_status_values(event.history_status),
     }
+    row["quote_request"] = is_quote_content(
+        row["direction"], row["type"], row["text"], row["caption"], row["filename"]
+    )
     if event.history_status is domain.DeliveryStatus.FAILED:
         row["failed_at"] = event.timestamp
     return row
@@ -448,6 +454,12 @@ def _merge_message_copy(
         fill[name] = case((or_(column.is_(None), replaceable), value), else_=column)
     if content["forwarded"]:
         fill["forwarded"] = True
+    # A copy with the stored content (a redelivery) keeps the flag; any other may change
+    # the content in ways only SQL decides: unknown, so the KPI engine reads the text.
+    same_content = and_(
+        *(getattr(m, name).is_not_distinct_from(content[name]) for name in _QUOTE_CONTENT)
+    )
+    fill["quote_request"] = case((same_content, m.quote_request), else_=None)
     # A placeholder was made by a status or a revoke; the message itself says how it came.
     fill["source"] = case((placeholder, event.source.value), else_=m.source)
     # Every copy of a message carries its own send time; keep the earliest.
@@ -569,6 +581,8 @@ def _apply_edit(session: Session, resolver: Resolver, event: domain.MessageEditE
                     key: case((newest, value), else_=getattr(m, key))
                     for key, value in content.items()
                 },
+                # The new text may or may not ask for a price: unknown until read again.
+                quote_request=case((newest, None), else_=m.quote_request),
                 edited_at=_latest(m.edited_at, event.timestamp),
             )
         )

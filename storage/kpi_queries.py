@@ -18,20 +18,29 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
+    CompoundSelect,
     Connection,
+    Interval,
+    Select,
+    String,
     and_,
+    bindparam,
     case,
     exists,
     func,
     literal,
     or_,
     select,
+    type_coerce,
+    union_all,
 )
 
 from storage.models import (
@@ -139,10 +148,9 @@ def _m(name: str) -> Any:
 def _seen_outbound(table: Any = _message) -> ColumnElement[bool]:
     """Outbound messages the customer could have seen (not revoked, not failed)."""
     c = table.c
-    failed_unseen = and_(
-        c.failed_at.is_not(None),
-        or_(c.status.is_(None), c.status.not_in(_REACHED_STATUSES)),
-    )
+    # ``!=`` each rather than NOT IN: an IN list is rendered again on every execution.
+    not_reached = and_(*(c.status != status for status in _REACHED_STATUSES))
+    failed_unseen = and_(c.failed_at.is_not(None), or_(c.status.is_(None), not_reached))
     return and_(
         c.direction == "outbound",
         c.revoked_at.is_(None),
@@ -162,11 +170,11 @@ def _turn_message(table: Any = _message) -> ColumnElement[bool]:
     return or_(and_(c.direction == "inbound", c.type != "reaction"), rep_work(table))
 
 
-def _in_window(column: Any, start: datetime, end: datetime) -> ColumnElement[bool]:
+def _in_window(column: Any, start: Any, end: Any) -> ColumnElement[bool]:
     return and_(column >= start, column < end)
 
 
-def _customer_of_rep(customer_column: Any, rep_column: Any, rep_id: int) -> ColumnElement[bool]:
+def _customer_of_rep(customer_column: Any, rep_column: Any, rep_id: Any) -> ColumnElement[bool]:
     """A record names the rep, or names no rep and is about one of the rep's customers."""
     talked = exists().where(_m("rep_id") == rep_id, _m("customer_id") == customer_column)
     return or_(rep_column == rep_id, and_(rep_column.is_(None), talked))
@@ -227,6 +235,26 @@ def rep_by_id(conn: Connection, rep_id: int) -> RepRow | None:
     return RepRow(*row) if row else None
 
 
+# Every statement below is built once per shape (and dialect, where the SQL differs) and
+# executed with a parameter dict: building a Core statement costs more Python than
+# SQLite spends running it, and compute_team runs each one for every rep.
+_REP: BindParameter[Any] = bindparam("rep_id")
+_START: BindParameter[Any] = bindparam("start")
+_END: BindParameter[Any] = bindparam("end")
+_CUSTOMERS: BindParameter[Any] = bindparam("customers", expanding=True)
+
+
+def _bounds(rep_id: int, start: datetime | None, end: datetime) -> dict[str, Any]:
+    return {"rep_id": rep_id, "start": start, "end": end}
+
+
+@cache
+def _count_rep_work_query() -> Select[Any]:
+    return select(func.count()).where(
+        _m("rep_id") == _REP, _in_window(_m("timestamp"), _START, _END), rep_work()
+    )
+
+
 def count_rep_work(conn: Connection, rep_id: int, start: datetime, end: datetime) -> int:
     """How many outbound, non-automated messages the rep sent in ``[start, end)``.
 
@@ -239,10 +267,31 @@ def count_rep_work(conn: Connection, rep_id: int, start: datetime, end: datetime
     Returns:
         The count.
     """
-    query = select(func.count()).where(
-        _m("rep_id") == rep_id, _in_window(_m("timestamp"), start, end), rep_work()
+    return int(conn.execute(_count_rep_work_query(), _bounds(rep_id, start, end)).scalar_one())
+
+
+@cache
+def _first_outbound_query() -> Select[Any]:
+    firsts = (
+        select(_m("customer_id").label("customer_id"), func.min(_m("timestamp")).label("first"))
+        .where(_m("rep_id") == _REP, _in_window(_m("timestamp"), _START, _END), rep_work())
+        .group_by(_m("customer_id"))
+        .subquery("firsts")
     )
-    return int(conn.execute(query).scalar_one())
+    reply = _message.alias("reply")
+    next_inbound = (
+        select(reply.c.timestamp)
+        .where(
+            reply.c.rep_id == _REP,
+            reply.c.customer_id == firsts.c.customer_id,
+            reply.c.timestamp > firsts.c.first,
+            reply.c.direction == "inbound",
+        )
+        .order_by(reply.c.timestamp)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return select(firsts.c.customer_id, firsts.c.first, next_inbound)
 
 
 def first_outbound_and_next_inbound(
@@ -261,27 +310,30 @@ def first_outbound_and_next_inbound(
         ``(customer_id, first_outbound_at, next_inbound_at or None)`` rows; the inbound
         message may be at any later time, the caller bounds it.
     """
-    firsts = (
-        select(_m("customer_id").label("customer_id"), func.min(_m("timestamp")).label("first"))
-        .where(_m("rep_id") == rep_id, _in_window(_m("timestamp"), start, end), rep_work())
-        .group_by(_m("customer_id"))
-        .subquery("firsts")
-    )
-    reply = _message.alias("reply")
-    next_inbound = (
-        select(reply.c.timestamp)
-        .where(
-            reply.c.rep_id == rep_id,
-            reply.c.customer_id == firsts.c.customer_id,
-            reply.c.timestamp > firsts.c.first,
-            reply.c.direction == "inbound",
-        )
-        .order_by(reply.c.timestamp)
-        .limit(1)
-        .scalar_subquery()
-    )
-    rows = conn.execute(select(firsts.c.customer_id, firsts.c.first, next_inbound))
+    rows = conn.execute(_first_outbound_query(), _bounds(rep_id, start, end))
     return [(int(c), first, reply_at) for c, first, reply_at in rows]
+
+
+@cache
+def _active_customers_query() -> Select[Any]:
+    inbound = _m("direction") == "inbound"
+    per_customer = (
+        select(_m("customer_id"))
+        .where(
+            _m("rep_id") == _REP,
+            _in_window(_m("timestamp"), _START, _END),
+            or_(inbound, rep_work()),
+        )
+        .group_by(_m("customer_id"))
+        .having(
+            and_(
+                func.sum(case((inbound, 1), else_=0)) > 0,
+                func.sum(case((inbound, 0), else_=1)) > 0,
+            )
+        )
+        .subquery()
+    )
+    return select(func.count()).select_from(per_customer)
 
 
 def count_active_customers(conn: Connection, rep_id: int, start: datetime, end: datetime) -> int:
@@ -297,50 +349,105 @@ def count_active_customers(conn: Connection, rep_id: int, start: datetime, end: 
     Returns:
         The count.
     """
-    inbound = _m("direction") == "inbound"
-    per_customer = (
-        select(_m("customer_id"))
-        .where(
-            _m("rep_id") == rep_id,
-            _in_window(_m("timestamp"), start, end),
-            or_(inbound, rep_work()),
-        )
-        .group_by(_m("customer_id"))
-        .having(
-            and_(
-                func.sum(case((inbound, 1), else_=0)) > 0,
-                func.sum(case((inbound, 0), else_=1)) > 0,
-            )
-        )
-        .subquery()
-    )
-    return int(conn.execute(select(func.count()).select_from(per_customer)).scalar_one())
+    query = _active_customers_query()
+    return int(conn.execute(query, _bounds(rep_id, start, end)).scalar_one())
 
 
-def _contact_starts(rep_id: int, start: datetime, end: datetime) -> Any:
+def _contact_starts() -> Any:
     """Subquery: customers whose first message with the rep (either direction) is in the window."""
     earlier = _message.alias("earlier")
     customer = _m("customer_id")
     no_earlier = ~exists().where(
-        earlier.c.rep_id == rep_id,
+        earlier.c.rep_id == _REP,
         earlier.c.customer_id == customer,
-        earlier.c.timestamp < start,
+        earlier.c.timestamp < _START,
     )
     return (
         select(customer.label("customer_id"), func.min(_m("timestamp")).label("contact_start"))
-        .where(_m("rep_id") == rep_id, _in_window(_m("timestamp"), start, end))
+        .where(_m("rep_id") == _REP, _in_window(_m("timestamp"), _START, _END))
         .group_by(customer)
         .having(no_earlier)
         .subquery("starts")
     )
 
 
+def _scan_time(dialect: str, column: Any) -> Any:
+    """A time column as a scan of many rows reads it: SQLite's stored text, else as typed.
+
+    The column type's conversion (parse, then ``replace(tzinfo=UTC)``) costs several
+    times what :func:`_utc_from_text` does, and the long scans run it for every row.
+    """
+    return type_coerce(column, String) if dialect == "sqlite" else column
+
+
+def _utc_from_text(stored: str) -> datetime:
+    """An aware UTC datetime from SQLite's stored ``YYYY-MM-DD HH:MM:SS.ffffff`` (UTC)."""
+    return datetime.fromisoformat(stored + "+00:00")
+
+
 def _content(table: Any) -> ColumnElement[Any]:
     return func.coalesce(table.c.text, table.c.caption, table.c.filename)
 
 
+@cache
+def _reach_candidates_query(dialect: str, within: timedelta | None) -> Select[Any]:
+    starts = _contact_starts()
+    m = _message.alias("m")
+    reply = _message.alias("reply")
+    next_inbound = (
+        select(reply.c.timestamp)
+        .where(
+            reply.c.rep_id == _REP,
+            reply.c.customer_id == m.c.customer_id,
+            reply.c.timestamp > m.c.timestamp,
+            reply.c.direction == "inbound",
+        )
+        .order_by(reply.c.timestamp)
+        .limit(1)
+        .scalar_subquery()
+    )
+    same_rep = m.c.rep_id == _REP
+    if dialect == "sqlite":
+        # Without statistics SQLite reads ``m`` by the (rep, time) index: every message
+        # of the rep's window, joined to the new customers after. ``+ 0`` keeps that index
+        # out, so it reads each new customer's messages by the (customer, time) index.
+        same_rep = m.c.rep_id + 0 == _REP
+    query = (
+        select(
+            starts.c.customer_id,
+            _scan_time(dialect, starts.c.contact_start),
+            m.c.id,
+            _scan_time(dialect, m.c.timestamp),
+            _content(m),
+            m.c.status,
+            _scan_time(dialect, m.c.read_at),
+            _scan_time(dialect, m.c.played_at),
+            _scan_time(dialect, next_inbound),
+        )
+        .join(m, and_(m.c.customer_id == starts.c.customer_id, same_rep))
+        .where(
+            m.c.timestamp >= starts.c.contact_start,
+            # Implied by the line above; it bounds the index range on PostgreSQL too.
+            m.c.timestamp >= _START,
+            m.c.timestamp < _END,
+            rep_work(m),
+            m.c.is_template.is_(False),
+        )
+        .order_by(m.c.timestamp, m.c.id)
+    )
+    if within is not None:
+        # Without the bound every later message of a new customer is read, and each one
+        # looks for its next inbound message; the SQL bound is generous, Python's exact.
+        query = query.where(m.c.timestamp <= _later_by(dialect, starts.c.contact_start, within))
+    return query
+
+
 def reach_candidates(
-    conn: Connection, rep_id: int, start: datetime, end: datetime
+    conn: Connection,
+    rep_id: int,
+    start: datetime,
+    end: datetime,
+    within: timedelta | None = None,
 ) -> list[ReachCandidate]:
     """Customers whose contact started in ``[start, end)`` and the rep's non-automated,
     non-template outbound messages to them after contact start and before ``end``.
@@ -350,48 +457,69 @@ def reach_candidates(
         rep_id: the rep.
         start: first instant for the contact start.
         end: first instant after; also bounds the messages.
+        within: only messages at most this long after contact start; all when None.
 
     Returns:
         One row per (customer, candidate message), in time order; a customer whose
         contact started in the window but got no such message is absent.
     """
-    starts = _contact_starts(rep_id, start, end)
-    m = _message.alias("m")
-    reply = _message.alias("reply")
-    next_inbound = (
-        select(reply.c.timestamp)
-        .where(
-            reply.c.rep_id == rep_id,
-            reply.c.customer_id == m.c.customer_id,
-            reply.c.timestamp > m.c.timestamp,
-            reply.c.direction == "inbound",
-        )
-        .order_by(reply.c.timestamp)
-        .limit(1)
-        .scalar_subquery()
+    dialect = conn.dialect.name
+    rows = conn.execute(_reach_candidates_query(dialect, within), _bounds(rep_id, start, end))
+    if dialect == "sqlite":
+        candidates = (_candidate_from_text(row) for row in rows)
+    else:
+        candidates = (ReachCandidate(*row) for row in rows)
+    if within is None:
+        return list(candidates)
+    return [c for c in candidates if c.timestamp - c.contact_start <= within]
+
+
+def _candidate_from_text(row: Any) -> ReachCandidate:
+    """A reach candidate from a SQLite row whose times are the stored text."""
+    customer_id, contact_start, message_id, timestamp, content, status, *seen = row
+    read_at, played_at, next_inbound_at = (
+        None if at is None else _utc_from_text(at) for at in seen
     )
-    query = (
+    return ReachCandidate(
+        customer_id,
+        _utc_from_text(contact_start),
+        message_id,
+        _utc_from_text(timestamp),
+        content,
+        status,
+        read_at,
+        played_at,
+        next_inbound_at,
+    )
+
+
+# Slack on SQL's side of a bound: SQLite's datetime() drops fractions of a second.
+_BOUND_SLACK = timedelta(seconds=2)
+
+
+def _later_by(dialect: str, column: Any, delta: timedelta) -> ColumnElement[Any]:
+    """SQL for an instant no earlier than ``column + delta`` (up to 2 s later)."""
+    if dialect == "sqlite":
+        # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' text, which compares in time order.
+        seconds = (delta + _BOUND_SLACK).total_seconds()
+        return func.datetime(column, f"+{seconds} seconds")
+    return column + literal(delta + _BOUND_SLACK, Interval())
+
+
+@cache
+def _outbound_contents_query(dialect: str) -> Select[Any]:
+    return (
         select(
-            starts.c.customer_id,
-            starts.c.contact_start,
-            m.c.id,
-            m.c.timestamp,
-            _content(m),
-            m.c.status,
-            m.c.read_at,
-            m.c.played_at,
-            next_inbound,
+            _m("id"), _m("customer_id"), _scan_time(dialect, _m("timestamp")), _content(_message)
         )
-        .join(m, and_(m.c.customer_id == starts.c.customer_id, m.c.rep_id == rep_id))
         .where(
-            m.c.timestamp >= starts.c.contact_start,
-            m.c.timestamp < end,
-            rep_work(m),
-            m.c.is_template.is_(False),
+            _m("rep_id") == _REP,
+            _in_window(_m("timestamp"), _START, _END),
+            _seen_outbound(),
+            _content(_message).is_not(None),
         )
-        .order_by(m.c.timestamp, m.c.id)
+        .order_by(_m("timestamp"), _m("id"))
     )
-    return [ReachCandidate(*row) for row in conn.execute(query)]
 
 
 def outbound_contents(
@@ -408,17 +536,22 @@ def outbound_contents(
     Returns:
         Rows in time order.
     """
-    query = (
-        select(_m("id"), _m("customer_id"), _m("timestamp"), _content(_message))
-        .where(
-            _m("rep_id") == rep_id,
-            _in_window(_m("timestamp"), start, end),
-            _seen_outbound(),
-            _content(_message).is_not(None),
-        )
-        .order_by(_m("timestamp"), _m("id"))
+    dialect = conn.dialect.name
+    rows = conn.execute(_outbound_contents_query(dialect), _bounds(rep_id, start, end)).all()
+    if dialect == "sqlite":
+        return [OutboundContent(i, c, _utc_from_text(at), text) for i, c, at, text in rows]
+    return [OutboundContent(*row) for row in rows]
+
+
+@cache
+def _turn_messages_query(dialect: str, some_customers: bool) -> Select[Any]:
+    inbound = _m("direction") == "inbound"
+    query = select(_m("customer_id"), _scan_time(dialect, _m("timestamp")), inbound).where(
+        _m("rep_id") == _REP, _in_window(_m("timestamp"), _START, _END), _turn_message()
     )
-    return [OutboundContent(*row) for row in conn.execute(query)]
+    if some_customers:
+        query = query.where(_m("customer_id").in_(_CUSTOMERS))
+    return query.order_by(_m("customer_id"), _m("timestamp"), _m("id"))
 
 
 def stream_turn_messages(
@@ -443,15 +576,34 @@ def stream_turn_messages(
     Yields:
         ``(customer_id, timestamp, is_inbound)``, ordered by customer, time and id.
     """
-    query = select(_m("customer_id"), _m("timestamp"), _m("direction") == "inbound").where(
-        _m("rep_id") == rep_id, _in_window(_m("timestamp"), start, end), _turn_message()
-    )
+    params = _bounds(rep_id, start, end)
     if customer_ids is not None:
-        query = query.where(_m("customer_id").in_(sorted(customer_ids)))
-    query = query.order_by(_m("customer_id"), _m("timestamp"), _m("id"))
-    result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
-    for customer_id, timestamp, inbound in result:
-        yield int(customer_id), timestamp, bool(inbound)
+        params["customers"] = sorted(customer_ids)
+    dialect = conn.dialect.name
+    query = _turn_messages_query(dialect, customer_ids is not None)
+    result = conn.execution_options(stream_results=True, yield_per=batch).execute(query, params)
+    # A batch at a time: fetching row by row costs more than making the turns.
+    for rows in result.partitions():
+        if dialect == "sqlite":
+            for customer_id, stored, inbound in rows:
+                yield int(customer_id), _utc_from_text(stored), bool(inbound)
+        else:
+            for customer_id, timestamp, inbound in rows:
+                yield int(customer_id), timestamp, bool(inbound)
+
+
+@cache
+def _customers_with_turn_messages_query() -> Select[Any]:
+    return (
+        select(_m("customer_id"))
+        .where(
+            _m("rep_id") == _REP,
+            _in_window(_m("timestamp"), _START, _END),
+            _m("customer_id").in_(_CUSTOMERS),
+            _turn_message(),
+        )
+        .distinct()
+    )
 
 
 def customers_with_turn_messages(
@@ -471,17 +623,18 @@ def customers_with_turn_messages(
     """
     if not customer_ids:
         return set()
-    query = (
-        select(_m("customer_id"))
-        .where(
-            _m("rep_id") == rep_id,
-            _in_window(_m("timestamp"), start, end),
-            _m("customer_id").in_(sorted(customer_ids)),
-            _turn_message(),
-        )
-        .distinct()
-    )
-    return {int(row[0]) for row in conn.execute(query)}
+    params = {**_bounds(rep_id, start, end), "customers": sorted(customer_ids)}
+    return {int(row[0]) for row in conn.execute(_customers_with_turn_messages_query(), params)}
+
+
+def _filter_params(
+    rep_id: int, start: datetime | None, end: datetime, customer_ids: Collection[int] | None
+) -> dict[str, Any]:
+    """Parameters for a statement of :func:`_message_filters` (or one shaped like it)."""
+    params = _bounds(rep_id, start, end)
+    if customer_ids is not None:
+        params["customers"] = sorted(customer_ids)
+    return params
 
 
 def quote_signals(
@@ -494,7 +647,8 @@ def quote_signals(
     """Everything that may be a quote request for the rep's customers before ``end``.
 
     Inbound messages with a text or caption, the rep's seen outbound documents, and
-    recorded quotes (``customer_event`` kind quote).
+    recorded quotes (``customer_event`` kind quote); messages whose stored
+    ``quote_request`` flag is false are left out, since reading them finds nothing.
 
     Args:
         conn: an open connection.
@@ -518,15 +672,111 @@ def quote_signals(
     return signals
 
 
-def _message_filters(
-    rep_id: int, start: datetime | None, end: datetime, customer_ids: Collection[int] | None
-) -> list[ColumnElement[bool]]:
-    filters = [_m("rep_id") == rep_id, _m("timestamp") < end]
-    if start is not None:
-        filters.append(_m("timestamp") >= start)
-    if customer_ids is not None:
-        filters.append(_m("customer_id").in_(sorted(customer_ids)))
+@cache
+def _quote_firsts_query(dialect: str) -> CompoundSelect[Any]:
+    # The time bound is inside the aggregate, not in WHERE: a bound there makes SQLite
+    # (without ANALYZE statistics) prefer the (rep, time) index and read the rep's whole
+    # history, where (rep, flag, direction) reads only the flagged rows.
+    before_end = case((_m("timestamp") < _END, _m("timestamp")))
+    flagged = (_m("rep_id") == _REP, _m("quote_request").is_(True))
+    # A true flag on an inbound row means its text or caption asks for a price, so that
+    # part comes from the index alone; an outbound one must still have been seen.
+    first = _scan_time(dialect, func.min(before_end))
+    inbound = select(_m("customer_id"), first).where(*flagged, _m("direction") == "inbound")
+    documents = select(_m("customer_id"), first).where(
+        *flagged, _m("direction") == "outbound", _document_signal()
+    )
+    return union_all(*(part.group_by(_m("customer_id")) for part in (inbound, documents)))
+
+
+def quote_request_firsts(
+    conn: Connection, rep_id: int, end: datetime
+) -> tuple[dict[int, datetime], list[QuoteSignal]]:
+    """Per customer of the rep, the first known quote request before ``end``.
+
+    Messages whose stored ``quote_request`` flag says so and recorded quotes are
+    aggregated in SQL; messages whose flag is unknown (NULL) are returned for the caller
+    to read.
+
+    Args:
+        conn: an open connection.
+        rep_id: the rep.
+        end: first instant after.
+
+    Returns:
+        ``(first quote request time per customer, signals with an unknown flag)``.
+    """
+    firsts: dict[int, datetime] = {}
+    dialect = conn.dialect.name
+    rows = conn.execute(_quote_firsts_query(dialect), {"rep_id": rep_id, "end": end}).all()
+    flagged: list[tuple[int, datetime | None]] = [(c, at) for c, at in rows]
+    if dialect == "sqlite":
+        flagged = [(c, None if at is None else _utc_from_text(at)) for c, at in rows]
+    events = customer_events(conn, rep_id, "quote", None, end)
+    for customer_id, at in [*flagged, *events]:
+        if at is not None and (customer_id not in firsts or at < firsts[customer_id]):
+            firsts[int(customer_id)] = at
+    return firsts, _unflagged_signals(conn, rep_id, end)
+
+
+@cache
+def _unflagged_query() -> Select[Any]:
+    inbound = _m("direction") == "inbound"
+    return select(
+        _m("customer_id"),
+        _m("timestamp"),
+        case((inbound, literal("inbound")), else_=literal("document")),
+        case((inbound, _m("text")), else_=_m("filename")),
+        _m("caption"),
+    ).where(
+        _m("rep_id") == _REP,
+        _m("quote_request").is_(None),
+        or_(_inbound_signal(), _document_signal()),
+    )
+
+
+def _unflagged_signals(conn: Connection, rep_id: int, end: datetime) -> list[QuoteSignal]:
+    """The rep's inbound texts and seen documents before ``end`` whose flag is unknown."""
+    # Bounded here for the same reason as the flagged rows: few rows have no flag.
+    rows = conn.execute(_unflagged_query(), {"rep_id": rep_id})
+    signals = [QuoteSignal(*row) for row in rows if row[1] < end]
+    signals.sort(key=lambda signal: signal.timestamp)
+    return signals
+
+
+def _inbound_signal() -> ColumnElement[bool]:
+    """Inbound messages with a text or caption to read."""
+    return and_(
+        _m("direction") == "inbound",
+        or_(_m("text").is_not(None), _m("caption").is_not(None)),
+    )
+
+
+def _document_signal() -> ColumnElement[bool]:
+    """The rep's seen outbound documents."""
+    return and_(_seen_outbound(), _m("type") == "document")
+
+
+def _message_filters(bounded_below: bool, some_customers: bool) -> list[ColumnElement[bool]]:
+    filters = [
+        _m("rep_id") == _REP,
+        _m("timestamp") < _END,
+        # A row whose stored flag says "no quote request" needs no reading: the flag is
+        # the lexicon's verdict on the same content (bot.metrics.quotes.is_quote_content).
+        _m("quote_request").is_not(False),
+    ]
+    if bounded_below:
+        filters.append(_m("timestamp") >= _START)
+    if some_customers:
+        filters.append(_m("customer_id").in_(_CUSTOMERS))
     return filters
+
+
+@cache
+def _inbound_text_query(bounded_below: bool, some_customers: bool) -> Select[Any]:
+    return select(
+        _m("customer_id"), _m("timestamp"), literal("inbound"), _m("text"), _m("caption")
+    ).where(*_message_filters(bounded_below, some_customers), _inbound_signal())
 
 
 def _inbound_text_signals(
@@ -536,16 +786,18 @@ def _inbound_text_signals(
     end: datetime,
     customer_ids: Collection[int] | None,
 ) -> Iterator[QuoteSignal]:
-    query = select(
-        _m("customer_id"), _m("timestamp"), literal("inbound"), _m("text"), _m("caption")
-    ).where(
-        *_message_filters(rep_id, start, end, customer_ids),
-        _m("direction") == "inbound",
-        or_(_m("text").is_not(None), _m("caption").is_not(None)),
-    )
-    result = conn.execution_options(stream_results=True, yield_per=5000).execute(query)
+    query = _inbound_text_query(start is not None, customer_ids is not None)
+    params = _filter_params(rep_id, start, end, customer_ids)
+    result = conn.execution_options(stream_results=True, yield_per=5000).execute(query, params)
     for row in result:
         yield QuoteSignal(*row)
+
+
+@cache
+def _document_query(bounded_below: bool, some_customers: bool) -> Select[Any]:
+    return select(
+        _m("customer_id"), _m("timestamp"), literal("document"), _m("filename"), _m("caption")
+    ).where(*_message_filters(bounded_below, some_customers), _document_signal())
 
 
 def _document_signals(
@@ -555,14 +807,24 @@ def _document_signals(
     end: datetime,
     customer_ids: Collection[int] | None,
 ) -> list[QuoteSignal]:
-    query = select(
-        _m("customer_id"), _m("timestamp"), literal("document"), _m("filename"), _m("caption")
-    ).where(
-        *_message_filters(rep_id, start, end, customer_ids),
-        _seen_outbound(),
-        _m("type") == "document",
+    query = _document_query(start is not None, customer_ids is not None)
+    rows = conn.execute(query, _filter_params(rep_id, start, end, customer_ids))
+    return [QuoteSignal(*row) for row in rows]
+
+
+@cache
+def _customer_events_query(bounded_below: bool, some_customers: bool) -> Select[Any]:
+    e = _event.c
+    query = select(e.customer_id, e.occurred_at).where(
+        e.kind == bindparam("kind"),
+        e.occurred_at < _END,
+        _customer_of_rep(e.customer_id, e.rep_id, _REP),
     )
-    return [QuoteSignal(*row) for row in conn.execute(query)]
+    if bounded_below:
+        query = query.where(e.occurred_at >= _START)
+    if some_customers:
+        query = query.where(e.customer_id.in_(_CUSTOMERS))
+    return query.order_by(e.occurred_at)
 
 
 def customer_events(
@@ -589,15 +851,23 @@ def customer_events(
     Returns:
         ``(customer_id, occurred_at)`` rows in time order.
     """
-    e = _event.c
-    query = select(e.customer_id, e.occurred_at).where(
-        e.kind == kind, e.occurred_at < end, _customer_of_rep(e.customer_id, e.rep_id, rep_id)
+    query = _customer_events_query(start is not None, customer_ids is not None)
+    params = {**_filter_params(rep_id, start, end, customer_ids), "kind": kind}
+    return [(int(c), at) for c, at in conn.execute(query, params)]
+
+
+@cache
+def _high_intent_query() -> Select[Any]:
+    t = _tag.c
+    return (
+        select(t.customer_id, t.tagged_at)
+        .where(
+            t.tag == HIGH_INTENT_TAG,
+            _in_window(t.tagged_at, _START, _END),
+            _customer_of_rep(t.customer_id, t.rep_id, _REP),
+        )
+        .order_by(t.tagged_at)
     )
-    if start is not None:
-        query = query.where(e.occurred_at >= start)
-    if customer_ids is not None:
-        query = query.where(e.customer_id.in_(sorted(customer_ids)))
-    return [(int(c), at) for c, at in conn.execute(query.order_by(e.occurred_at))]
 
 
 def high_intent_tags(
@@ -616,17 +886,32 @@ def high_intent_tags(
     Returns:
         ``(customer_id, tagged_at)`` rows in time order.
     """
-    t = _tag.c
-    query = (
-        select(t.customer_id, t.tagged_at)
-        .where(
-            t.tag == HIGH_INTENT_TAG,
-            _in_window(t.tagged_at, start, end),
-            _customer_of_rep(t.customer_id, t.rep_id, rep_id),
-        )
-        .order_by(t.tagged_at)
+    rows = conn.execute(_high_intent_query(), _bounds(rep_id, start, end))
+    return [(int(c), at) for c, at in rows]
+
+
+@cache
+def _deals_query(bounded_below: bool, some_customers: bool) -> Select[Any]:
+    d = _deal.c
+    earlier = _deal.alias("earlier")
+    bought_before = exists().where(
+        earlier.c.customer_id == d.customer_id, earlier.c.closed_at < d.closed_at
     )
-    return [(int(c), at) for c, at in conn.execute(query)]
+    query = select(
+        d.id,
+        d.customer_id,
+        d.amount,
+        d.currency,
+        d.margin,
+        d.closed_at,
+        d.referred_by_customer_id,
+        bought_before,
+    ).where(d.closed_at < _END, _customer_of_rep(d.customer_id, d.rep_id, _REP))
+    if bounded_below:
+        query = query.where(d.closed_at >= _START)
+    if some_customers:
+        query = query.where(d.customer_id.in_(_CUSTOMERS))
+    return query.order_by(d.closed_at, d.id)
 
 
 def deals(
@@ -649,26 +934,8 @@ def deals(
         Deals in closing order; ``bought_before`` says whether the customer had closed
         an earlier deal (with any rep).
     """
-    d = _deal.c
-    earlier = _deal.alias("earlier")
-    bought_before = exists().where(
-        earlier.c.customer_id == d.customer_id, earlier.c.closed_at < d.closed_at
-    )
-    query = select(
-        d.id,
-        d.customer_id,
-        d.amount,
-        d.currency,
-        d.margin,
-        d.closed_at,
-        d.referred_by_customer_id,
-        bought_before,
-    ).where(d.closed_at < end, _customer_of_rep(d.customer_id, d.rep_id, rep_id))
-    if start is not None:
-        query = query.where(d.closed_at >= start)
-    if customer_ids is not None:
-        query = query.where(d.customer_id.in_(sorted(customer_ids)))
-    rows = conn.execute(query.order_by(d.closed_at, d.id))
+    query = _deals_query(start is not None, customer_ids is not None)
+    rows = conn.execute(query, _filter_params(rep_id, start, end, customer_ids))
     return [
         DealRow(
             id=row[0],
@@ -682,6 +949,37 @@ def deals(
         )
         for row in rows
     ]
+
+
+@cache
+def _red_line_query() -> Select[Any]:
+    a, n = _account.c, _number.c
+    numbers = select(n.id).where(n.rep_id == _REP)
+    phone_ids = select(n.phone_number_id).where(n.rep_id == _REP)
+    displays = select(n.display_number).where(n.rep_id == _REP, n.display_number.is_not(None))
+    wabas = select(n.waba_id).where(n.rep_id == _REP, n.waba_id.is_not(None))
+    names_no_number = and_(
+        a.business_number_id.is_(None), a.phone_number_id.is_(None), a.display_number.is_(None)
+    )
+    concerns_rep = or_(
+        a.business_number_id.in_(numbers),
+        and_(a.business_number_id.is_(None), a.phone_number_id.in_(phone_ids)),
+        and_(
+            a.business_number_id.is_(None),
+            a.phone_number_id.is_(None),
+            a.display_number.in_(displays),
+        ),
+        and_(names_no_number, a.waba_id.in_(wabas)),
+    )
+    return (
+        select(a.kind, a.event, a.occurred_at)
+        .where(
+            a.kind.in_(bindparam("kinds", expanding=True)),
+            _in_window(a.occurred_at, _START, _END),
+            concerns_rep,
+        )
+        .order_by(a.occurred_at)
+    )
 
 
 def red_line_events(
@@ -702,27 +1000,5 @@ def red_line_events(
     Returns:
         ``(kind, Meta's event name, occurred_at)`` rows in time order.
     """
-    a, n = _account.c, _number.c
-    numbers = select(n.id).where(n.rep_id == rep_id)
-    phone_ids = select(n.phone_number_id).where(n.rep_id == rep_id)
-    displays = select(n.display_number).where(n.rep_id == rep_id, n.display_number.is_not(None))
-    wabas = select(n.waba_id).where(n.rep_id == rep_id, n.waba_id.is_not(None))
-    names_no_number = and_(
-        a.business_number_id.is_(None), a.phone_number_id.is_(None), a.display_number.is_(None)
-    )
-    concerns_rep = or_(
-        a.business_number_id.in_(numbers),
-        and_(a.business_number_id.is_(None), a.phone_number_id.in_(phone_ids)),
-        and_(
-            a.business_number_id.is_(None),
-            a.phone_number_id.is_(None),
-            a.display_number.in_(displays),
-        ),
-        and_(names_no_number, a.waba_id.in_(wabas)),
-    )
-    query = (
-        select(a.kind, a.event, a.occurred_at)
-        .where(a.kind.in_(list(kinds)), _in_window(a.occurred_at, start, end), concerns_rep)
-        .order_by(a.occurred_at)
-    )
-    return [(kind, event, at) for kind, event, at in conn.execute(query)]
+    params = {**_bounds(rep_id, start, end), "kinds": list(kinds)}
+    return [(kind, event, at) for kind, event, at in conn.execute(_red_line_query(), params)]

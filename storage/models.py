@@ -96,6 +96,14 @@ class Message(SQLModel, table=True):
         Index("ix_message_rep_time", "rep_id", "timestamp"),
         Index("ix_message_customer_time", "customer_id", "timestamp"),
         Index("ix_message_number_time", "business_number_id", "timestamp"),
+        Index(
+            "ix_message_rep_quote",
+            "rep_id",
+            "quote_request",
+            "direction",
+            "customer_id",
+            "timestamp",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -114,6 +122,9 @@ class Message(SQLModel, table=True):
     is_template: bool = False
     template_category: str | None = Field(default=None, sa_type=String(32))
     is_automated: bool = False
+    # Whether the content asks for or names a quote (bot.metrics.quotes.is_quote_content);
+    # None when not known (the KPI engine then reads the text itself).
+    quote_request: bool | None = None
     status: str | None = Field(default=None, sa_type=String(16))
     sent_at: datetime | None = _utc(default=None)
     delivered_at: datetime | None = _utc(default=None)

@@ -14,9 +14,11 @@ file name (the same catalogue sent to twenty new numbers is a mass send too).
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
+from bisect import bisect_right
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 BROADCAST_MIN_CUSTOMERS = 5
 BROADCAST_WINDOW = timedelta(hours=24)
@@ -24,6 +26,7 @@ BROADCAST_WINDOW = timedelta(hours=24)
 _DIGITS = re.compile(r"\d+")
 
 
+@lru_cache(maxsize=65536)
 def normalise_text(content: str) -> str:
     """Fold ``content`` for comparing sends: case and white space folded, digit runs as ``0``.
 
@@ -64,19 +67,18 @@ def broadcast_ids(sends: Iterable[tuple[int, int, datetime, str]]) -> set[int]:
 
 def _marked_in_group(group: Sequence[tuple[datetime, int, int]]) -> list[int]:
     """Slide a 24-hour window that starts at each send; mark every window of 5+ customers."""
+    times = [timestamp for timestamp, _, _ in group]
+    ids = [message_id for _, message_id, _ in group]
+    customers = [customer_id for _, _, customer_id in group]
     marked: list[int] = []
-    customers: Counter[int] = Counter()
-    end = 0
     marked_until = 0
-    for begin, (opened_at, _, _) in enumerate(group):
-        while end < len(group) and group[end][0] - opened_at <= BROADCAST_WINDOW:
-            customers[group[end][2]] += 1
-            end += 1
-        if len(customers) >= BROADCAST_MIN_CUSTOMERS:
-            marked.extend(message_id for _, message_id, _ in group[max(begin, marked_until) : end])
+    for begin, opened_at in enumerate(times):
+        # The window is every send at most 24 hours after this one; the group is in time
+        # order, so it ends where bisect says (``t <= opened + 24h`` is ``t - opened <=
+        # 24h`` exactly, for datetimes).
+        end = bisect_right(times, opened_at + BROADCAST_WINDOW, begin)
+        # A window inside what is marked already marks nothing new: skip counting it.
+        if end > marked_until and len(set(customers[begin:end])) >= BROADCAST_MIN_CUSTOMERS:
+            marked.extend(ids[max(begin, marked_until) : end])
             marked_until = end
-        leaving = group[begin][2]
-        customers[leaving] -= 1
-        if not customers[leaving]:
-            del customers[leaving]
     return marked

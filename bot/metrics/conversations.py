@@ -79,27 +79,30 @@ def summarise_customer(customer_id: int, rows: list[tuple[datetime, bool]]) -> T
     Returns:
         The customer turns, with their answers, and when conversations passed 10 turns.
     """
-    summary = TurnSummary(customer_turns=[], deep_passed_at=[])
-    previous: tuple[datetime, bool] | None = None
+    turns_found: list[CustomerTurn] = []
+    deep_passed_at: list[datetime] = []
+    # Locals rather than a ``previous`` tuple: this runs for every message of every rep's
+    # lookback and period, and compute_team does it for the whole team.
+    last_at: datetime | None = None
+    last_inbound = False
     turns = 0
     waiting: list[datetime] = []  # customer turns not answered yet
     for timestamp, inbound in rows:
-        new_conversation = previous is None or timestamp - previous[0] > CONVERSATION_GAP
-        new_turn = new_conversation or (previous is not None and previous[1] != inbound)
+        new_conversation = last_at is None or timestamp - last_at > CONVERSATION_GAP
         if new_conversation:
             turns = 0
-        if new_turn:
+        if new_conversation or last_inbound != inbound:
             turns += 1
             if turns == DEEP_CONVERSATION_TURNS + 1:
-                summary.deep_passed_at.append(timestamp)
+                deep_passed_at.append(timestamp)
             if inbound:
                 waiting.append(timestamp)
-        if not inbound:
+        if not inbound and waiting:
             # The rep's message answers every customer turn still waiting for one.
-            summary.customer_turns.extend(
+            turns_found.extend(
                 CustomerTurn(customer_id, started_at, timestamp) for started_at in waiting
             )
             waiting.clear()
-        previous = (timestamp, inbound)
-    summary.customer_turns.extend(CustomerTurn(customer_id, at, None) for at in waiting)
-    return summary
+        last_at, last_inbound = timestamp, inbound
+    turns_found.extend(CustomerTurn(customer_id, at, None) for at in waiting)
+    return TurnSummary(customer_turns=turns_found, deep_passed_at=deep_passed_at)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
-from bot.metrics.classify import broadcast_ids
+from bot.metrics.classify import BROADCAST_WINDOW, broadcast_ids
 from bot.metrics.conversations import (
     CONVERSATION_GAP,
     CustomerTurn,
@@ -33,6 +33,8 @@ TURN_LOOKBACK = timedelta(days=7)
 BANDS = ("le_4h", "le_12h", "le_24h", "unanswered_or_over_24h")
 _BAND_LIMITS = (timedelta(hours=4), timedelta(hours=12), timedelta(hours=24))
 _READ_STATUSES = ("read", "played")
+# Half-open bounds in SQL; this makes a bound inclusive.
+_INSTANT = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,16 +93,17 @@ def effectively_reached(
     Returns:
         The customers reached, each with their contact start.
     """
-    candidates = [
-        candidate
-        for candidate in kpi_queries.reach_candidates(conn, rep_id, start, as_of)
-        if candidate.timestamp - candidate.contact_start <= REACH_WINDOW
-    ]
+    candidates = kpi_queries.reach_candidates(conn, rep_id, start, as_of, REACH_WINDOW)
     if not candidates:
         return {}
 
-    # A broadcast's 24-hour window may begin up to a day before the first candidate.
-    sends = kpi_queries.outbound_contents(conn, rep_id, start - REACH_WINDOW, as_of)
+    # Only windows that hold a candidate matter: they open at most a day before the first
+    # candidate and close at most a day (inclusive) after the last.
+    first = min(candidate.timestamp for candidate in candidates)
+    last = max(candidate.timestamp for candidate in candidates)
+    sends = kpi_queries.outbound_contents(
+        conn, rep_id, first - BROADCAST_WINDOW, min(as_of, last + BROADCAST_WINDOW + _INSTANT)
+    )
     broadcasts = broadcast_ids(sends)
     reached: dict[int, datetime] = {}
     for candidate in candidates:

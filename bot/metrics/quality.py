@@ -54,8 +54,33 @@ def quote_request_times(signals: Iterable[QuoteSignal]) -> dict[int, list[dateti
     return times
 
 
+def first_quote_requests(conn: Connection, rep_id: int, as_of: datetime) -> dict[int, datetime]:
+    """Every customer's first quote request with the rep before ``as_of``.
+
+    Quote rate and conversion rate both read this; it is one aggregate over the stored
+    ``quote_request`` flags, plus the texts of the messages whose flag is not known.
+
+    Args:
+        conn: an open connection.
+        rep_id: the rep.
+        as_of: the evaluation time.
+
+    Returns:
+        The first quote request time per customer who made one.
+    """
+    firsts, unchecked = kpi_queries.quote_request_firsts(conn, rep_id, as_of)
+    for customer_id, times in quote_request_times(unchecked).items():
+        if customer_id not in firsts or times[0] < firsts[customer_id]:
+            firsts[customer_id] = times[0]
+    return firsts
+
+
 def quote_rate(
-    conn: Connection, rep_id: int, reached: Mapping[int, datetime], as_of: datetime
+    conn: Connection,
+    rep_id: int,
+    reached: Mapping[int, datetime],
+    as_of: datetime,
+    first_requests: Mapping[int, datetime] | None = None,
 ) -> float | None:
     """Quote rate: of the customers effectively reached in the trailing 30 days, the share
     that has asked for a quote by the evaluation time.
@@ -66,6 +91,7 @@ def quote_rate(
         reached: customers effectively reached (with contact start), at least those of
             the trailing 30 days.
         as_of: the evaluation time.
+        first_requests: :func:`first_quote_requests` for ``as_of``, when already read.
 
     Returns:
         A fraction 0..1, or None when nobody was reached in the trailing 30 days.
@@ -75,8 +101,9 @@ def quote_rate(
     }
     if not base:
         return None
-    signals = kpi_queries.quote_signals(conn, rep_id, None, as_of, base)
-    quoted = quote_request_times(signals).keys() & base
+    if first_requests is None:
+        first_requests = first_quote_requests(conn, rep_id, as_of)
+    quoted = first_requests.keys() & base
     return len(quoted) / len(base)
 
 

@@ -173,3 +173,34 @@ def names_a_quote(filename: str | None, caption: str | None) -> bool:
         if name and _DOCUMENT.search(fold(_FILE_SEPARATORS.sub(" ", name))) is not None:
             return True
     return False
+
+
+def is_quote_content(
+    direction: str,
+    message_type: str | None,
+    text: str | None,
+    caption: str | None,
+    filename: str | None,
+) -> bool:
+    """Whether a message's content makes it a quote request, as stored in
+    ``message.quote_request`` when the message is stored.
+
+    An inbound message asks for a price in its text or caption; an outbound document
+    names a quote in its file name or caption. Whether the outbound document was seen
+    (not revoked, not failed) can change later, so the KPI queries check that apart.
+    A change to the lexicon needs a migration that recomputes (or resets) the stored
+    values.
+
+    Args:
+        direction: ``inbound`` or ``outbound``.
+        message_type: the message type (``text``, ``document`` …).
+        text: the text, if any.
+        caption: the caption, if any.
+        filename: the file name, if any.
+
+    Returns:
+        True when the content is a quote request's.
+    """
+    if direction == "inbound":
+        return asks_for_price(text) or asks_for_price(caption)
+    return message_type == "document" and names_a_quote(filename, caption)

@@ -4,13 +4,14 @@ repeat orders and referrals."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from sqlalchemy import Connection
 
-from bot.metrics.quality import quote_request_times
+from bot.metrics.quality import first_quote_requests
 from bot.metrics.settings import TeamSettings
 from storage import kpi_queries
 from storage.kpi_queries import DealRow
@@ -136,7 +137,12 @@ def _weighted_margin(converted: list[tuple[DealRow, Decimal]]) -> float | None:
     return float(sum(Decimal(str(m)) * a for m, a in with_margin) / weight)
 
 
-def conversion_rate(conn: Connection, rep_id: int, as_of: datetime) -> float | None:
+def conversion_rate(
+    conn: Connection,
+    rep_id: int,
+    as_of: datetime,
+    first_requests: Mapping[int, datetime] | None = None,
+) -> float | None:
     """Conversion rate: of the customers whose first quote request fell in the trailing
     90 days, the share that closed a deal by the evaluation time (quoted customers, not
     all customers, are the base); the deal must close at or after that first request.
@@ -145,20 +151,16 @@ def conversion_rate(conn: Connection, rep_id: int, as_of: datetime) -> float | N
         conn: an open connection.
         rep_id: the rep.
         as_of: the evaluation time.
+        first_requests: :func:`bot.metrics.quality.first_quote_requests` for ``as_of``,
+            when already read.
 
     Returns:
         A fraction 0..1, or None when no customer's first quote request is that recent.
     """
+    if first_requests is None:
+        first_requests = first_quote_requests(conn, rep_id, as_of)
     window_start = as_of - CONVERSION_WINDOW
-    recent = quote_request_times(kpi_queries.quote_signals(conn, rep_id, window_start, as_of))
-    if not recent:
-        return None
-
-    # Only a customer with no quote request before the window has their first one in it.
-    older = quote_request_times(
-        kpi_queries.quote_signals(conn, rep_id, None, window_start, recent.keys())
-    )
-    first_request = {c: times[0] for c, times in recent.items() if c not in older}
+    first_request = {c: at for c, at in first_requests.items() if at >= window_start}
     if not first_request:
         return None
 

@@ -142,7 +142,8 @@ class Store:
     def customer_id(self, wa_id: str) -> int:
         """The id of the customer with ``wa_id``."""
         with self.engine.connect() as conn:
-            found = conn.execute(select(Customer.id).where(Customer.wa_id == wa_id)).scalar_one()  # type: ignore[arg-type]
+            ids = select(Customer.id)  # type: ignore[call-overload]
+            found = conn.execute(ids.where(Customer.wa_id == wa_id)).scalar_one()
         return int(found)
 
     def _add(self, row: object) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from bot.metrics import compute
+from bot.metrics import RepKpis, compute
 from bot.metrics.settings import parse_team_settings
 from tests.metrics.builders import Store, at
 
@@ -23,7 +23,7 @@ def store(engine: Engine) -> Store:
     return built
 
 
-def week(store: Store, when: datetime = WEEK_END, **settings: object):  # type: ignore[no-untyped-def]
+def week(store: Store, when: datetime = WEEK_END, **settings: object) -> RepKpis:
     return compute(
         store.engine, "Lily", "week", when - timedelta(seconds=1), parse_team_settings(settings)
     )

@@ -92,14 +92,13 @@ def _store(path: Path, events: Events) -> None:
         apply_events(
             session, [e for n, m in enumerate(events.messages) for e in _message_events(m, n)]
         )
+        customers = Customer.__table__  # type: ignore[attr-defined]
         ids = {
             wa: cid
             for cid, wa in session.execute(
-                Customer.__table__.select().with_only_columns(
-                    Customer.__table__.c.id, Customer.__table__.c.wa_id
-                )
+                customers.select().with_only_columns(customers.c.id, customers.c.wa_id)
             )
-        }  # type: ignore[attr-defined]
+        }
         for record in events.records:
             session.add(_row(record, ids, rep.id))
     engine.dispose()
