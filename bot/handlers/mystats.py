@@ -53,6 +53,21 @@ def report_buttons(deps: Deps, caller: Caller, rep_id: int, kind: str) -> Button
     return [periods, *(metrics[i : i + 2] for i in range(0, len(metrics), 2))]
 
 
+def drill_buttons(
+    deps: Deps, caller: Caller, drill: kpis.Drilldown, kind: str, rep_id: int
+) -> Buttons:
+    """Buttons under a drill-down: the neighbouring pages, if any, and back to the report."""
+    label = deps.renderer.label
+    base = f"drill:{drill.metric}:{kind}:{rep_id}"
+    pager = []
+    if drill.page > 0:
+        pager.append((label(caller.locale, "previous_page"), f"{base}:{drill.page - 1}"))
+    if drill.page + 1 < drill.pages:
+        pager.append((label(caller.locale, "next_page"), f"{base}:{drill.page + 1}"))
+    back = [(label(caller.locale, "back"), f"stats:{kind}:{rep_id}")]
+    return [pager, back] if pager else [back]
+
+
 def may_see(session: Session, caller: Caller, rep_id: int) -> store.LinkedRep | None:
     """The rep whose numbers are asked for, if the caller may see them: their own, or a
     rep of the manager's team."""
@@ -106,9 +121,9 @@ def handlers(deps: Deps) -> list[BaseHandler]:
         await send_report(update, deps, caller, rep, kind, replace=True)
 
     async def drill(update: Update, _context: Context, caller: Caller) -> None:
-        """Lists the customers one metric counted, phone numbers masked."""
+        """Lists (a page of) the customers one metric counted, phone numbers masked."""
         assert update.callback_query is not None
-        _, metric, kind, rep_id = (update.callback_query.data or "").split(":")
+        _, metric, kind, rep_id, *rest = (update.callback_query.data or "").split(":")
         rep = await run_db(deps, lambda s: may_see(s, caller, int(rep_id)))
         if rep is None:
             logger.warning("drill-down refused rep_id=%s asked_for=%s", caller.rep, rep_id)
@@ -117,13 +132,14 @@ def handlers(deps: Deps) -> list[BaseHandler]:
         settings = await settings_for(deps, rep.team_id)
         now = deps.clock()
         period = period_containing(kind, now, settings.timezone)
-        counted = await run_db(
-            deps, lambda _s: kpis.counted_customers(deps.engine, rep.id, metric, period, now)
+        page = int(rest[0]) if rest else 0
+        drill = await run_db(
+            deps, lambda _s: kpis.drilldown(deps.engine, rep.id, metric, period, now, page)
         )
-        back = [[(deps.renderer.label(caller.locale, "back"), f"stats:{kind}:{rep.id}")]]
         await edit(
-            update, deps, caller, "metric_customers", buttons=back,
-            metric=metric, period=period, counted=counted, rep=rep,
+            update, deps, caller, "metric_customers",
+            buttons=drill_buttons(deps, caller, drill, kind, rep.id),
+            metric=metric, period=period, drill=drill, rep=rep,
         )  # fmt: skip
 
     return [
@@ -131,6 +147,6 @@ def handlers(deps: Deps) -> list[BaseHandler]:
         CallbackQueryHandler(guarded(deps, switch), pattern=r"^stats:(day|week|month):\d+$"),
         CallbackQueryHandler(
             guarded(deps, drill),
-            pattern=rf"^drill:({'|'.join(kpis.DRILLABLE)}):(day|week|month):\d+$",
+            pattern=rf"^drill:({'|'.join(kpis.DRILLABLE)}):(day|week|month):\d+(:\d+)?$",
         ),
     ]

@@ -70,7 +70,9 @@ def contexts(engine: Engine) -> dict[str, dict[str, Any]]:
             "metric": "deal_amount",
             "period": period,
             "rep": rep,
-            "counted": [kpis.CountedCustomer(customer, [(12000, "USD")])],
+            "drill": kpis.Drilldown(
+                "deal_amount", [kpis.CountedCustomer(customer, [(12000, "USD")])], 1, None, 0, 1
+            ),
         },
         "mystats": {"report": report, "own": True},
         "no_customer": {"query": "+86 138"},
