@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import Connection
 
@@ -127,6 +128,55 @@ def deep_conversations(summaries: Iterable[TurnSummary], start: datetime, as_of:
     )
 
 
+class TagOutcome(NamedTuple):
+    """A ``high-intent`` tag and its first follow-up within 7 days, if any.
+
+    Attributes:
+        customer_id: the tagged customer.
+        tagged_at: when the tag was put on.
+        follow_up: ``(when, kind)`` of the first quote request, sample or deal within the
+            7 days (kind ``quote``, ``sample`` or ``deal``); None when nothing followed.
+    """
+
+    customer_id: int
+    tagged_at: datetime
+    follow_up: tuple[datetime, str] | None
+
+
+def tag_outcomes(
+    conn: Connection, rep_id: int, start: datetime, as_of: datetime
+) -> list[TagOutcome]:
+    """The ``high-intent`` tags whose 7-day window ended in the period, in tag order, each
+    with its first follow-up within 7 days by a quote, a sample or a deal.
+
+    Args:
+        conn: an open connection.
+        rep_id: the rep.
+        start: the period's start.
+        as_of: the evaluation time.
+
+    Returns:
+        One outcome per tag (a customer tagged twice appears twice).
+    """
+    tags = kpi_queries.high_intent_tags(conn, rep_id, start - TAG_WINDOW, as_of - TAG_WINDOW)
+    if not tags:
+        return []
+
+    customers = {customer_id for customer_id, _ in tags}
+    first = tags[0][1]
+    last = tags[-1][1] + TAG_WINDOW + _INCLUSIVE
+    follow_ups = _follow_ups(conn, rep_id, customers, first, last)
+    outcomes = []
+    for customer_id, tagged_at in tags:
+        within = sorted(
+            (at, kind)
+            for at, kind in follow_ups.get(customer_id, ())
+            if tagged_at <= at <= tagged_at + TAG_WINDOW
+        )
+        outcomes.append(TagOutcome(customer_id, tagged_at, within[0] if within else None))
+    return outcomes
+
+
 def tag_accuracy(conn: Connection, rep_id: int, start: datetime, as_of: datetime) -> float | None:
     """Tag accuracy: of the ``high-intent`` tags whose 7-day window ended in the period,
     the share followed within 7 days by a quote, a sample or a deal.
@@ -140,29 +190,24 @@ def tag_accuracy(conn: Connection, rep_id: int, start: datetime, as_of: datetime
     Returns:
         A fraction 0..1, or None when no tag's window ended in the period.
     """
-    tags = kpi_queries.high_intent_tags(conn, rep_id, start - TAG_WINDOW, as_of - TAG_WINDOW)
-    if not tags:
+    outcomes = tag_outcomes(conn, rep_id, start, as_of)
+    if not outcomes:
         return None
-
-    customers = {customer_id for customer_id, _ in tags}
-    first = tags[0][1]
-    last = tags[-1][1] + TAG_WINDOW + _INCLUSIVE
-    follow_ups = _follow_ups(conn, rep_id, customers, first, last)
-    followed = sum(
-        1
-        for customer_id, tagged_at in tags
-        if any(tagged_at <= at <= tagged_at + TAG_WINDOW for at in follow_ups.get(customer_id, ()))
-    )
-    return followed / len(tags)
+    return sum(1 for outcome in outcomes if outcome.follow_up is not None) / len(outcomes)
 
 
 def _follow_ups(
     conn: Connection, rep_id: int, customers: Collection[int], start: datetime, end: datetime
-) -> dict[int, list[datetime]]:
-    """Quote requests, samples and deals of ``customers`` in ``[start, end)``."""
-    times = quote_request_times(kpi_queries.quote_signals(conn, rep_id, start, end, customers))
-    samples = kpi_queries.customer_events(conn, rep_id, "sample", start, end, customers)
-    closed = kpi_queries.deals(conn, rep_id, start, end, customers)
-    for customer_id, at in [*samples, *((d.customer_id, d.closed_at) for d in closed)]:
-        times.setdefault(customer_id, []).append(at)
-    return times
+) -> dict[int, list[tuple[datetime, str]]]:
+    """Quote requests, samples and deals of ``customers`` in ``[start, end)``, by kind."""
+    signals = kpi_queries.quote_signals(conn, rep_id, start, end, customers)
+    follow_ups: dict[int, list[tuple[datetime, str]]] = {}
+    for customer_id, times in quote_request_times(signals).items():
+        follow_ups.setdefault(customer_id, []).extend((at, "quote") for at in times)
+    for customer_id, at in kpi_queries.customer_events(
+        conn, rep_id, "sample", start, end, customers
+    ):
+        follow_ups.setdefault(customer_id, []).append((at, "sample"))
+    for deal in kpi_queries.deals(conn, rep_id, start, end, customers):
+        follow_ups.setdefault(deal.customer_id, []).append((deal.closed_at, "deal"))
+    return follow_ups

@@ -301,29 +301,12 @@ def _quote_rate(conn: Connection, rep_id: int, start: datetime, as_of: datetime)
 
 
 def _tag_accuracy(conn: Connection, rep_id: int, start: datetime, as_of: datetime) -> Entries:
-    window = quality.TAG_WINDOW
-    tags = kpi_queries.high_intent_tags(conn, rep_id, start - window, as_of - window)
-    if not tags:
-        return []
-    customers = {cid for cid, _ in tags}
-    low, high = tags[0][1], tags[-1][1] + window + _INSTANT
-    signals = kpi_queries.quote_signals(conn, rep_id, low, high, customers)
-    follow_ups: dict[int, list[tuple[datetime, str]]] = {}
-    for cid, times in quality.quote_request_times(signals).items():
-        follow_ups.setdefault(cid, []).extend((when, "quote") for when in times)
-    for cid, when in kpi_queries.customer_events(conn, rep_id, "sample", low, high, customers):
-        follow_ups.setdefault(cid, []).append((when, "sample"))
-    for deal in kpi_queries.deals(conn, rep_id, low, high, customers):
-        follow_ups.setdefault(deal.customer_id, []).append((deal.closed_at, "deal"))
     entries: Entries = []
-    for cid, tagged_at in tags:
-        within = sorted(
-            (when, kind)
-            for when, kind in follow_ups.get(cid, ())
-            if tagged_at <= when <= tagged_at + window
+    for outcome in quality.tag_outcomes(conn, rep_id, start, as_of):
+        followed_at, followed_by = outcome.follow_up or (None, None)
+        entries.append(
+            (outcome.customer_id, TagFollowUp(outcome.tagged_at, followed_by, followed_at))
         )
-        followed_at, followed_by = within[0] if within else (None, None)
-        entries.append((cid, TagFollowUp(tagged_at, followed_by, followed_at)))
     return entries
 
 
