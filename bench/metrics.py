@@ -4,7 +4,7 @@
 Core inserts into a SQLite file (kept between runs; ``--db`` to choose where). Then it
 prints the week's KPIs for every rep and for one rep (median of 5 runs each), the plain
 reference implementation of ``tests/metrics/reference.py`` on one rep's data for
-comparison, and peak memory. Not a test: run ``python -m bench.metrics``.
+comparison, and peak memory. Not a test: run ``python bench/metrics.py``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import logging
 import random
 import resource
 import statistics
+import sys
 import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select
+
+# Run as a script from anywhere: the project root holds bot/, storage/ and tests/.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.metrics import compute, compute_team
 from bot.metrics.periods import period_containing
