@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.metrics import compute, compute_team
 from bot.metrics.periods import period_containing
-from bot.metrics.quotes import is_quote_content
 from bot.metrics.settings import TeamSettings
+from bot.quotes import is_quote_content
 from storage import migrate
 from storage.db import create_db_engine
 from storage.kpi_queries import reps

@@ -31,7 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot import domain
-from bot.metrics.quotes import is_quote_content
+from bot.quotes import is_quote_content
 from storage.models import AccountEvent, BusinessNumber, Customer, Message
 from storage.types import UTCDateTime, utcnow
 
@@ -503,19 +503,19 @@ def _apply_status(session: Session, resolver: Resolver, event: domain.StatusEven
 
     # A status for a message we never saw: the Cloud API never sends the content of
     # what the business sent, so the status is how the outbound message becomes known.
-    number_id, rep_id = resolver.number(event.number)
-    customer_id = resolver.customer(event.customer)
     created = _insert_message(
         session,
         {
-            "wamid": event.message_id,
-            "business_number_id": number_id,
-            "rep_id": rep_id,
-            "customer_id": customer_id,
-            "direction": domain.Direction.OUTBOUND.value,
+            **_known_by_id(
+                resolver,
+                event.number,
+                event.customer,
+                event.message_id,
+                domain.Direction.OUTBOUND,
+                domain.MessageSource.WEBHOOK.value,
+                event.timestamp,
+            ),
             "type": "unknown",
-            "source": domain.MessageSource.WEBHOOK.value,
-            "timestamp": event.timestamp,
             "is_template": category is not None,
             "template_category": category,
             "is_automated": automated,
@@ -592,19 +592,19 @@ def _apply_edit(session: Session, resolver: Resolver, event: domain.MessageEditE
 
     # The edit overtook its message: store what we know; the original fills in the rest
     # (its context, referral and send time, which are not the edit's to give).
-    number_id, rep_id = resolver.number(event.number)
-    customer_id = resolver.customer(event.customer)
     _insert_message(
         session,
         {
-            "wamid": event.original_message_id,
-            "business_number_id": number_id,
-            "rep_id": rep_id,
-            "customer_id": customer_id,
-            "direction": event.direction.value,
+            **_known_by_id(
+                resolver,
+                event.number,
+                event.customer,
+                event.original_message_id,
+                event.direction,
+                _source_for(event.direction),
+                event.timestamp,
+            ),
             "type": event.content.type,
-            "source": _source_for(event.direction),
-            "timestamp": event.timestamp,
             **content,
             "edited_at": event.timestamp,
         },
@@ -615,6 +615,32 @@ def _latest(column: Any, value: datetime) -> ColumnElement[Any]:
     """SQL for "the later of the column and value" (edited_at: the text is the latest)."""
     ts = _ts(value)
     return case((or_(column.is_(None), column < ts), ts), else_=column)
+
+
+def _known_by_id(
+    resolver: Resolver,
+    number: domain.BusinessNumber,
+    customer: domain.CustomerRef,
+    wamid: str,
+    direction: domain.Direction,
+    source: str,
+    timestamp: datetime,
+) -> dict[str, Any]:
+    """The columns every message row needs, for a message known so far only by its id.
+
+    A status, an edit or a revoke can reach kpibot before the message itself; the row it
+    leaves is completed when the message arrives.
+    """
+    number_id, rep_id = resolver.number(number)
+    return {
+        "wamid": wamid,
+        "business_number_id": number_id,
+        "rep_id": rep_id,
+        "customer_id": resolver.customer(customer),
+        "direction": direction.value,
+        "source": source,
+        "timestamp": timestamp,
+    }
 
 
 def _source_for(direction: domain.Direction) -> str:
@@ -635,19 +661,19 @@ def _apply_revoke(session: Session, resolver: Resolver, event: domain.MessageRev
     if revoked:
         return
 
-    number_id, rep_id = resolver.number(event.number)
-    customer_id = resolver.customer(event.customer)
     _insert_message(
         session,
         {
-            "wamid": event.original_message_id,
-            "business_number_id": number_id,
-            "rep_id": rep_id,
-            "customer_id": customer_id,
-            "direction": event.direction.value,
+            **_known_by_id(
+                resolver,
+                event.number,
+                event.customer,
+                event.original_message_id,
+                event.direction,
+                _source_for(event.direction),
+                event.timestamp,
+            ),
             "type": "unknown",
-            "source": _source_for(event.direction),
-            "timestamp": event.timestamp,
             "revoked_at": event.timestamp,
         },
     )

@@ -762,7 +762,7 @@ def _message_filters(bounded_below: bool, some_customers: bool) -> list[ColumnEl
         _m("rep_id") == _REP,
         _m("timestamp") < _END,
         # A row whose stored flag says "no quote request" needs no reading: the flag is
-        # the lexicon's verdict on the same content (bot.metrics.quotes.is_quote_content).
+        # the lexicon's verdict on the same content (bot.quotes.is_quote_content).
         _m("quote_request").is_not(False),
     ]
     if bounded_below:

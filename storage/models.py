@@ -122,7 +122,7 @@ class Message(SQLModel, table=True):
     is_template: bool = False
     template_category: str | None = Field(default=None, sa_type=String(32))
     is_automated: bool = False
-    # Whether the content asks for or names a quote (bot.metrics.quotes.is_quote_content);
+    # Whether the content asks for or names a quote (bot.quotes.is_quote_content);
     # None when not known (the KPI engine then reads the text itself).
     quote_request: bool | None = None
     status: str | None = Field(default=None, sa_type=String(16))

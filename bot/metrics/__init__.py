@@ -3,7 +3,7 @@
 The layers read bottom-up:
 
 - :mod:`bot.metrics.periods` and :mod:`bot.metrics.settings`: when, and by which team rules;
-- :mod:`bot.metrics.classify`, :mod:`bot.metrics.quotes`, :mod:`bot.metrics.conversations`
+- :mod:`bot.metrics.classify`, :mod:`bot.quotes`, :mod:`bot.metrics.conversations`
   and :mod:`bot.metrics.worktime`: what a message, a turn or a quote request is;
 - :mod:`bot.metrics.process`, :mod:`bot.metrics.quality`, :mod:`bot.metrics.result`: one
   module per layer of the KPI pyramid;

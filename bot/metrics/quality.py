@@ -9,7 +9,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection
 
 from bot.metrics.conversations import TurnSummary
-from bot.metrics.quotes import asks_for_price, names_a_quote
+from bot.quotes import asks_for_price, names_a_quote
 from storage import kpi_queries
 from storage.kpi_queries import QuoteSignal
 
@@ -23,7 +23,7 @@ def is_quote_request(signal: QuoteSignal) -> bool:
     """Whether a signal is a quote request.
 
     A quote request is an inbound message that asks for a price (the multilingual
-    lexicon of :mod:`bot.metrics.quotes`), an outbound document whose file name or
+    lexicon of :mod:`bot.quotes`), an outbound document whose file name or
     caption names a quotation, proforma invoice or price list, or a recorded quote.
 
     Args:

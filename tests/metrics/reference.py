@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.metrics.classify import normalise_text
-from bot.metrics.quotes import asks_for_price, names_a_quote
+from bot.quotes import asks_for_price, names_a_quote
 
 H = timedelta(hours=1)
 DAY = timedelta(days=1)

@@ -12,8 +12,8 @@ from sqlalchemy import Engine, column, insert, select, table, update
 
 from bot import domain
 from bot.metrics import compute
-from bot.metrics.quotes import is_quote_content
 from bot.metrics.settings import parse_team_settings
+from bot.quotes import is_quote_content
 from storage import migrate
 from storage.db import create_db_engine
 from storage.models import BusinessNumber, Customer, Message

@@ -9,9 +9,9 @@ import pytest
 
 from bot.metrics.classify import broadcast_ids, normalise_text
 from bot.metrics.periods import period_containing, period_starting, previous
-from bot.metrics.quotes import asks_for_price, names_a_quote
 from bot.metrics.settings import parse_team_settings
 from bot.metrics.worktime import WorkingClock
+from bot.quotes import asks_for_price, names_a_quote
 
 T = datetime(2025, 3, 3, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ Revises: 0005
 Create Date: 2026-12-20
 
 Whether a message's content is a quote request's (see
-:func:`bot.metrics.quotes.is_quote_content`) is stored when the message is, so the KPI
+:func:`bot.quotes.is_quote_content`) is stored when the message is, so the KPI
 engine need not read every inbound text of a rep's history again. Existing rows are
 computed here with the lexicon as it is today; NULL would also be correct (the engine
 reads the text of a row whose flag is unknown), only slower.
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from bot.metrics.quotes import is_quote_content
+from bot.quotes import is_quote_content
 
 revision: str = "0006"
 down_revision: str | None = "0005"
