@@ -1,8 +1,7 @@
 """Builders of WhatsApp webhook payloads and domain events, and Meta's signing, for tests.
 
-The payload builders return plain dicts in the shapes of the reference notes
-(Meta's documented payload shapes); :func:`body` turns one into the bytes
-Meta would send, and :func:`signed_headers` signs those bytes as Meta does.
+The payload builders return plain dicts in the shapes Meta documents; :func:`body` turns
+one into the bytes Meta would send, and :func:`signed_headers` signs those bytes as Meta does.
 """
 
 from __future__ import annotations
