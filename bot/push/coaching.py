@@ -94,19 +94,14 @@ def enqueue_alerts(ctx: PushContext, week: Period, job_id: str, period_key: str)
     fortnight_start = previous(week).start
     items: list[OutboxItem] = []
     with ctx.read() as conn:
-        for team in push_queries.teams(conn):
-            settings = ctx.settings_for(team)
-            members = push_queries.people(conn, team.id)
-            reps = {p.rep_id for p in members if p.role == "rep"}
-            managers = [p for p in members if p.role == "manager" and p.chat_id is not None]
-            if not reps or not managers:
-                continue
+        for managed in ctx.managed_teams(conn):
+            team, settings, reps = managed.team, managed.settings, managed.rep_ids
             this_week = [k for k in compute_team(conn, week, now, settings) if k.rep_id in reps]
             last_week = compute_team(conn, previous(week), now, settings)
             for kpis in below_twice(this_week, last_week, settings.target("quote_rate")):
                 stalled = stalled_conversations(conn, kpis.rep_id, fortnight_start, week.end)
                 before = next(k for k in last_week if k.rep_id == kpis.rep_id)
-                for manager in managers:
+                for manager in managed.managers:
                     assert manager.chat_id is not None
                     items += ctx.message(
                         COACHING, manager.chat_id, f"rep-{kpis.rep_id}", week.label(),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,7 @@ from telegram.constants import ParseMode
 from bot.metrics.settings import TeamSettings
 from bot.push.clock import Clock
 from bot.render import Renderer, pick_locale, split_message
-from storage import outbox
+from storage import outbox, push_queries
 from storage.db import readonly, session_factory, session_scope
 from storage.outbox import OutboxItem
 from storage.push_queries import Person, TeamRow
@@ -35,6 +35,16 @@ def team_settings(base: TeamSettings, overrides: dict[str, str]) -> TeamSettings
     from bot.handlers.base import effective_settings
 
     return effective_settings(base, overrides)
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedTeam:
+    """A team that manager pushes go to: its settings, its reps and reachable managers."""
+
+    team: TeamRow
+    settings: TeamSettings
+    rep_ids: frozenset[int]
+    managers: list[Person]
 
 
 @dataclass
@@ -66,6 +76,15 @@ class PushContext:
     def settings_for(self, team: TeamRow | None) -> TeamSettings:
         """The effective settings of ``team`` (the file's alone for no team)."""
         return team_settings(self.settings, team.overrides if team else {})
+
+    def managed_teams(self, conn: Connection) -> Iterator[ManagedTeam]:
+        """Every team with reps and at least one manager the bot can write to."""
+        for team in push_queries.teams(conn):
+            members = push_queries.people(conn, team.id)
+            rep_ids = frozenset(p.rep_id for p in members if p.role == "rep")
+            managers = [p for p in members if p.role == "manager" and p.chat_id is not None]
+            if rep_ids and managers:
+                yield ManagedTeam(team, self.settings_for(team), rep_ids, managers)
 
     @staticmethod
     def locale_for(person: Person | None, team: TeamRow | None) -> str:

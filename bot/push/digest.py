@@ -318,16 +318,11 @@ def enqueue_monthly(ctx: PushContext, month: Period, job_id: str, period_key: st
     now = ctx.clock.now()
     items: list[OutboxItem] = []
     with ctx.read() as conn:
-        for team in push_queries.teams(conn):
-            settings = ctx.settings_for(team)
-            members = push_queries.people(conn, team.id)
-            reps = {p.rep_id for p in members if p.role == "rep"}
-            managers = [p for p in members if p.role == "manager" and p.chat_id is not None]
-            if not reps or not managers:
-                continue
+        for managed in ctx.managed_teams(conn):
+            team, settings, reps = managed.team, managed.settings, managed.rep_ids
             results = [k for k in compute_team(conn, month, now, settings) if k.rep_id in reps]
             ranked = sorted(results, key=lambda k: (k.score is None, -(k.score or 0.0), k.rep))
-            for manager in managers:
+            for manager in managed.managers:
                 assert manager.chat_id is not None
                 items += ctx.message(
                     MONTHLY, manager.chat_id, "report", month.label(),
