@@ -315,9 +315,9 @@ def first_outbound_and_next_inbound(
 
 
 @cache
-def _active_customers_query() -> Select[Any]:
+def _active_customer_ids_query() -> Select[Any]:
     inbound = _m("direction") == "inbound"
-    per_customer = (
+    return (
         select(_m("customer_id"))
         .where(
             _m("rep_id") == _REP,
@@ -331,9 +331,12 @@ def _active_customers_query() -> Select[Any]:
                 func.sum(case((inbound, 0), else_=1)) > 0,
             )
         )
-        .subquery()
     )
-    return select(func.count()).select_from(per_customer)
+
+
+@cache
+def _active_customers_query() -> Select[Any]:
+    return select(func.count()).select_from(_active_customer_ids_query().subquery())
 
 
 def count_active_customers(conn: Connection, rep_id: int, start: datetime, end: datetime) -> int:
@@ -351,6 +354,24 @@ def count_active_customers(conn: Connection, rep_id: int, start: datetime, end: 
     """
     query = _active_customers_query()
     return int(conn.execute(query, _bounds(rep_id, start, end)).scalar_one())
+
+
+def active_customer_ids(
+    conn: Connection, rep_id: int, start: datetime, end: datetime
+) -> list[int]:
+    """The customers :func:`count_active_customers` counts, by id.
+
+    Args:
+        conn: an open connection.
+        rep_id: the rep.
+        start: first instant.
+        end: first instant after.
+
+    Returns:
+        Customer ids, ascending.
+    """
+    rows = conn.execute(_active_customer_ids_query(), _bounds(rep_id, start, end)).scalars()
+    return sorted(int(customer_id) for customer_id in rows)
 
 
 def _contact_starts() -> Any:

@@ -599,33 +599,3 @@ def high_intent_customers(session: Session, rep_id: int) -> list[TaggedCustomer]
         seen.add(int(row.customer_id))
         tagged.append(TaggedCustomer(found[int(row.customer_id)], row.tagged_at, bool(row.done)))
     return tagged
-
-
-def active_customer_ids(
-    conn: Connection, rep_id: int, start: datetime, end: datetime
-) -> list[int]:
-    """Customers with at least one outbound (rep's work) and one inbound message in
-    ``[start, end)``: the customers the active-customers count counts.
-
-    Args:
-        conn: an open connection.
-        rep_id: the rep.
-        start: first instant.
-        end: first instant after.
-
-    Returns:
-        Customer ids.
-    """
-    m = _message.c
-    inbound = m.direction == "inbound"
-    rows = conn.execute(
-        select(m.customer_id, m.direction)
-        .where(
-            m.rep_id == rep_id, m.timestamp >= start, m.timestamp < end, or_(inbound, rep_work())
-        )
-        .group_by(m.customer_id, m.direction)
-    ).all()
-    directions: dict[int, set[str]] = {}
-    for customer_id, direction in rows:
-        directions.setdefault(int(customer_id), set()).add(direction)
-    return sorted(cid for cid, seen in directions.items() if len(seen) == 2)

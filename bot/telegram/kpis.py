@@ -343,7 +343,7 @@ def _process_entries(
             )
         }
     elif metric == "active_customers":
-        ids = store.active_customer_ids(conn, rep_id, as_of - ACTIVE_WINDOW, as_of)
+        ids = kpi_queries.active_customer_ids(conn, rep_id, as_of - ACTIVE_WINDOW, as_of)
         details = dict.fromkeys(ids)
     elif metric == "response_time":
         details = {}
