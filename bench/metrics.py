@@ -27,6 +27,7 @@ from sqlalchemy import Engine, func, insert, select
 # Run as a script from anywhere: the project root holds bot/, storage/ and tests/.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.content_keys import message_content_key
 from bot.metrics import compute, compute_team
 from bot.metrics.periods import period_containing
 from bot.metrics.settings import TeamSettings
@@ -148,6 +149,7 @@ def _messages(conn: object, rng: random.Random) -> None:
                     "text": text,
                     # What storage.ingest stores for a message it takes in.
                     "quote_request": is_quote_content(direction, "text", text, None, None),
+                    "content_key": message_content_key(direction, text, None, None),
                     "is_template": False,
                     "is_automated": not inbound and rng.random() < 0.05,
                     "status": status,

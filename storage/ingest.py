@@ -31,6 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot import domain
+from bot.content_keys import message_content_key
 from bot.quotes import is_quote_content
 from storage.models import AccountEvent, BusinessNumber, Customer, Message
 from storage.types import UTCDateTime, utcnow
@@ -361,6 +362,9 @@ def _message_row(
     row["quote_request"] = is_quote_content(
         row["direction"], row["type"], row["text"], row["caption"], row["filename"]
     )
+    row["content_key"] = message_content_key(
+        row["direction"], row["text"], row["caption"], row["filename"]
+    )
     if event.history_status is domain.DeliveryStatus.FAILED:
         row["failed_at"] = event.timestamp
     return row
@@ -469,7 +473,38 @@ def _merge_message_copy(
     elif event.history_status:
         fill["status"] = _climb(m.status, event.history_status)
     fill["updated_at"] = utcnow()
-    session.execute(update(_message).where(m.wamid == event.message_id).values(fill))
+    stmt = update(_message).where(m.wamid == event.message_id).values(fill)
+    _refresh_content_key(session, session.execute(stmt.returning(*_KEYED_CONTENT)))
+
+
+# What an UPDATE that may change a message's content returns, to keep its key right.
+_KEYED_CONTENT = (
+    _message.c.id,
+    _message.c.direction,
+    _message.c.text,
+    _message.c.caption,
+    _message.c.filename,
+    _message.c.content_key,
+)
+
+
+def _refresh_content_key(session: Session, updated: Any) -> int:
+    """Store the content key of rows an UPDATE returned as :data:`_KEYED_CONTENT`.
+
+    The content after a merge or an edit is decided in SQL (which copy fills which
+    column), while the key is computed here; the row tells what the content became.
+
+    Returns:
+        How many rows the UPDATE touched.
+    """
+    touched = 0
+    for message_id, direction, text, caption, filename, stored in updated.all():
+        touched += 1
+        key = message_content_key(direction, text, caption, filename)
+        if key != stored:
+            m = _message.c
+            session.execute(update(_message).where(m.id == message_id).values(content_key=key))
+    return touched
 
 
 def _rank_sql(column: Any) -> ColumnElement[int]:
@@ -572,22 +607,20 @@ def _apply_edit(session: Session, resolver: Resolver, event: domain.MessageEditE
     }
     # Edits can arrive out of order: only one at least as new as the stored edit applies.
     newest = or_(m.edited_at.is_(None), m.edited_at <= _ts(event.timestamp))
-    edited = _rowcount(
-        session.execute(
-            update(_message)
-            .where(m.wamid == event.original_message_id)
-            .values(
-                **{
-                    key: case((newest, value), else_=getattr(m, key))
-                    for key, value in content.items()
-                },
-                # The new text may or may not ask for a price: unknown until read again.
-                quote_request=case((newest, None), else_=m.quote_request),
-                edited_at=_latest(m.edited_at, event.timestamp),
-            )
+    edit = (
+        update(_message)
+        .where(m.wamid == event.original_message_id)
+        .values(
+            **{
+                key: case((newest, value), else_=getattr(m, key)) for key, value in content.items()
+            },
+            # The new text may or may not ask for a price: unknown until read again.
+            quote_request=case((newest, None), else_=m.quote_request),
+            edited_at=_latest(m.edited_at, event.timestamp),
         )
+        .returning(*_KEYED_CONTENT)
     )
-    if edited:
+    if _refresh_content_key(session, session.execute(edit)):
         return
 
     # The edit overtook its message: store what we know; the original fills in the rest
@@ -606,6 +639,12 @@ def _apply_edit(session: Session, resolver: Resolver, event: domain.MessageEditE
             ),
             "type": event.content.type,
             **content,
+            "content_key": message_content_key(
+                event.direction.value,
+                content.get("text"),
+                content.get("caption"),
+                content.get("filename"),
+            ),
             "edited_at": event.timestamp,
         },
     )

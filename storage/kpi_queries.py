@@ -86,31 +86,21 @@ class ReachCandidate(NamedTuple):
         contact_start: the first message, either direction, between rep and customer.
         message_id: the outbound message.
         timestamp: when it was sent.
-        content: text, else caption, else file name (for broadcast detection).
         status: the highest delivery status.
         read_at: when ``read`` was first seen.
         played_at: when ``played`` was first seen.
-        next_inbound_at: the customer's first inbound message after it, if any.
+        last_inbound_at: the customer's last inbound message before the window's end,
+            if any; the message was read if that came after it.
     """
 
     customer_id: int
     contact_start: datetime
     message_id: int
     timestamp: datetime
-    content: str | None
     status: str | None
     read_at: datetime | None
     played_at: datetime | None
-    next_inbound_at: datetime | None
-
-
-class OutboundContent(NamedTuple):
-    """An outbound message with content, for grouping identical sends (broadcasts)."""
-
-    message_id: int
-    customer_id: int
-    timestamp: datetime
-    content: str
+    last_inbound_at: datetime | None
 
 
 class QuoteSignal(NamedTuple):
@@ -374,8 +364,9 @@ def active_customer_ids(
     return sorted(int(customer_id) for customer_id in rows)
 
 
-def _contact_starts() -> Any:
-    """Subquery: customers whose first message with the rep (either direction) is in the window."""
+def _contact_starts(dialect: str) -> Any:
+    """Subquery: customers whose first message with the rep (either direction) is in the
+    window, with that first message's time and the customer's last inbound message's."""
     earlier = _message.alias("earlier")
     customer = _m("customer_id")
     no_earlier = ~exists().where(
@@ -383,10 +374,23 @@ def _contact_starts() -> Any:
         earlier.c.customer_id == customer,
         earlier.c.timestamp < _START,
     )
+    # Every message of such a customer is in the window, so the window's rows give the
+    # last inbound message before its end as well.
+    last_inbound = func.max(case((_m("direction") == "inbound", _m("timestamp"))))
+    grouping = customer
+    if dialect == "sqlite":
+        # Grouping by the bare column makes SQLite walk the (rep, customer, time) index
+        # over the rep's whole history to skip a sort; ``+ 0`` lets it read just the
+        # window from the (rep, time) index and sort the few customers in it.
+        grouping = customer + 0
     return (
-        select(customer.label("customer_id"), func.min(_m("timestamp")).label("contact_start"))
+        select(
+            customer.label("customer_id"),
+            func.min(_m("timestamp")).label("contact_start"),
+            last_inbound.label("last_inbound"),
+        )
         .where(_m("rep_id") == _REP, _in_window(_m("timestamp"), _START, _END))
-        .group_by(customer)
+        .group_by(grouping)
         .having(no_earlier)
         .subquery("starts")
     )
@@ -406,27 +410,10 @@ def _utc_from_text(stored: str) -> datetime:
     return datetime.fromisoformat(stored + "+00:00")
 
 
-def _content(table: Any) -> ColumnElement[Any]:
-    return func.coalesce(table.c.text, table.c.caption, table.c.filename)
-
-
 @cache
 def _reach_candidates_query(dialect: str, within: timedelta | None) -> Select[Any]:
-    starts = _contact_starts()
+    starts = _contact_starts(dialect)
     m = _message.alias("m")
-    reply = _message.alias("reply")
-    next_inbound = (
-        select(reply.c.timestamp)
-        .where(
-            reply.c.rep_id == _REP,
-            reply.c.customer_id == m.c.customer_id,
-            reply.c.timestamp > m.c.timestamp,
-            reply.c.direction == "inbound",
-        )
-        .order_by(reply.c.timestamp)
-        .limit(1)
-        .scalar_subquery()
-    )
     same_rep = m.c.rep_id == _REP
     if dialect == "sqlite":
         # Without statistics SQLite reads ``m`` by the (rep, time) index: every message
@@ -439,11 +426,10 @@ def _reach_candidates_query(dialect: str, within: timedelta | None) -> Select[An
             _scan_time(dialect, starts.c.contact_start),
             m.c.id,
             _scan_time(dialect, m.c.timestamp),
-            _content(m),
             m.c.status,
             _scan_time(dialect, m.c.read_at),
             _scan_time(dialect, m.c.played_at),
-            _scan_time(dialect, next_inbound),
+            _scan_time(dialect, starts.c.last_inbound),
         )
         .join(m, and_(m.c.customer_id == starts.c.customer_id, same_rep))
         .where(
@@ -457,8 +443,8 @@ def _reach_candidates_query(dialect: str, within: timedelta | None) -> Select[An
         .order_by(m.c.timestamp, m.c.id)
     )
     if within is not None:
-        # Without the bound every later message of a new customer is read, and each one
-        # looks for its next inbound message; the SQL bound is generous, Python's exact.
+        # Without the bound every later message of a new customer is read; the SQL bound
+        # is generous, Python's exact.
         query = query.where(m.c.timestamp <= _later_by(dialect, starts.c.contact_start, within))
     return query
 
@@ -485,7 +471,8 @@ def reach_candidates(
         contact started in the window but got no such message is absent.
     """
     dialect = conn.dialect.name
-    rows = conn.execute(_reach_candidates_query(dialect, within), _bounds(rep_id, start, end))
+    query = _reach_candidates_query(dialect, within)
+    rows = conn.execute(query, _bounds(rep_id, start, end)).all()
     if dialect == "sqlite":
         candidates = (_candidate_from_text(row) for row in rows)
     else:
@@ -497,8 +484,8 @@ def reach_candidates(
 
 def _candidate_from_text(row: Any) -> ReachCandidate:
     """A reach candidate from a SQLite row whose times are the stored text."""
-    customer_id, contact_start, message_id, timestamp, content, status, *seen = row
-    read_at, played_at, next_inbound_at = (
+    customer_id, contact_start, message_id, timestamp, status, *seen = row
+    read_at, played_at, last_inbound_at = (
         None if at is None else _utc_from_text(at) for at in seen
     )
     return ReachCandidate(
@@ -506,11 +493,10 @@ def _candidate_from_text(row: Any) -> ReachCandidate:
         _utc_from_text(contact_start),
         message_id,
         _utc_from_text(timestamp),
-        content,
         status,
         read_at,
         played_at,
-        next_inbound_at,
+        last_inbound_at,
     )
 
 
@@ -528,25 +514,27 @@ def _later_by(dialect: str, column: Any, delta: timedelta) -> ColumnElement[Any]
 
 
 @cache
-def _outbound_contents_query(dialect: str) -> Select[Any]:
+def _outbound_keys_query(dialect: str) -> Select[Any]:
     return (
         select(
-            _m("id"), _m("customer_id"), _scan_time(dialect, _m("timestamp")), _content(_message)
+            _m("id"), _m("customer_id"), _scan_time(dialect, _m("timestamp")), _m("content_key")
         )
         .where(
             _m("rep_id") == _REP,
             _in_window(_m("timestamp"), _START, _END),
             _seen_outbound(),
-            _content(_message).is_not(None),
+            _m("content_key").is_not(None),
         )
         .order_by(_m("timestamp"), _m("id"))
     )
 
 
-def outbound_contents(
+def outbound_keys(
     conn: Connection, rep_id: int, start: datetime, end: datetime
-) -> list[OutboundContent]:
-    """The rep's seen outbound messages with a text, caption or file name in ``[start, end)``.
+) -> list[tuple[int, int, datetime, int]]:
+    """The rep's seen outbound messages with content in ``[start, end)``, by content key.
+
+    The rows come from the rep-and-time index alone (it holds the key).
 
     Args:
         conn: an open connection.
@@ -555,13 +543,13 @@ def outbound_contents(
         end: first instant after.
 
     Returns:
-        Rows in time order.
+        ``(message_id, customer_id, timestamp, content_key)`` rows in time order.
     """
     dialect = conn.dialect.name
-    rows = conn.execute(_outbound_contents_query(dialect), _bounds(rep_id, start, end)).all()
+    rows = conn.execute(_outbound_keys_query(dialect), _bounds(rep_id, start, end)).all()
     if dialect == "sqlite":
-        return [OutboundContent(i, c, _utc_from_text(at), text) for i, c, at, text in rows]
-    return [OutboundContent(*row) for row in rows]
+        return [(i, c, _utc_from_text(at), key) for i, c, at, key in rows]
+    return [(i, c, at, key) for i, c, at, key in rows]
 
 
 @cache

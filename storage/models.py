@@ -93,7 +93,21 @@ class Message(SQLModel, table=True):
     """
 
     __table_args__ = (
-        Index("ix_message_rep_time", "rep_id", "timestamp"),
+        # Covers the KPI engine's scans of a rep's period (sends, turns, active
+        # customers): each reads only the index, never the wide message rows.
+        Index(
+            "ix_message_rep_time",
+            "rep_id",
+            "timestamp",
+            "direction",
+            "customer_id",
+            "type",
+            "is_automated",
+            "status",
+            "failed_at",
+            "revoked_at",
+            "content_key",
+        ),
         Index("ix_message_customer_time", "customer_id", "timestamp"),
         Index("ix_message_number_time", "business_number_id", "timestamp"),
         Index(
@@ -125,6 +139,9 @@ class Message(SQLModel, table=True):
     # Whether the content asks for or names a quote (bot.quotes.is_quote_content);
     # None when not known (the KPI engine then reads the text itself).
     quote_request: bool | None = None
+    # For outbound messages, the key of the normalised content that tells a broadcast
+    # (bot.content_keys.message_content_key); None for inbound messages and no content.
+    content_key: int | None = Field(default=None, sa_type=BigInteger)
     status: str | None = Field(default=None, sa_type=String(16))
     sent_at: datetime | None = _utc(default=None)
     delivered_at: datetime | None = _utc(default=None)
@@ -249,12 +266,14 @@ class WebhookInbox(SQLModel, table=True):
 
 
 # The KPI engine reads each rep's history customer by customer (contact starts, the
-# next inbound message after an outbound one): one index serves all of those probes.
+# next inbound message after an outbound one): one index serves all of those probes,
+# from the index alone.
 Index(
     "ix_message_rep_customer_time",
     Message.__table__.c.rep_id,  # type: ignore[attr-defined]
     Message.__table__.c.customer_id,  # type: ignore[attr-defined]
     Message.__table__.c.timestamp,  # type: ignore[attr-defined]
+    Message.__table__.c.direction,  # type: ignore[attr-defined]
 )
 
 

@@ -8,53 +8,37 @@
 - **Personalised**: outbound, not automated, not a template, not a broadcast.
 
 A message's content for broadcast detection is its text, else its caption, else its
-file name (the same catalogue sent to twenty new numbers is a mass send too).
+file name (the same catalogue sent to twenty new numbers is a mass send too); ingest
+stores its normalised form as a key (:mod:`bot.content_keys`).
 """
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 BROADCAST_MIN_CUSTOMERS = 5
 BROADCAST_WINDOW = timedelta(hours=24)
 
-_DIGITS = re.compile(r"\d+")
 
-
-@lru_cache(maxsize=65536)
-def normalise_text(content: str) -> str:
-    """Fold ``content`` for comparing sends: case and white space folded, digit runs as ``0``.
-
-    Args:
-        content: a text, caption or file name.
-
-    Returns:
-        The normalised form; "Order 12 ready" and "order  907 READY" give the same.
-    """
-    return _DIGITS.sub("0", " ".join(content.casefold().split()))
-
-
-def broadcast_ids(sends: Iterable[tuple[int, int, datetime, str]]) -> set[int]:
+def broadcast_ids(sends: Iterable[tuple[int, int, datetime, Hashable | None]]) -> set[int]:
     """The outbound messages that are broadcasts by content.
 
     Args:
-        sends: ``(message_id, customer_id, timestamp, content)`` of one rep's outbound
-            messages; every send that could be in the same 24-hour window as a message
-            of interest must be included.
+        sends: ``(message_id, customer_id, timestamp, key)`` of one rep's outbound
+            messages, where equal keys mean the same normalised content (the stored
+            ``message.content_key``) and None means no content; every send that could
+            be in the same 24-hour window as a message of interest must be included.
 
     Returns:
-        Ids of the messages whose normalised content the rep sent to 5 or more distinct
-        customers within some 24 hours that include the message.
+        Ids of the messages whose content the rep sent to 5 or more distinct customers
+        within some 24 hours that include the message.
     """
-    groups: dict[str, list[tuple[datetime, int, int]]] = defaultdict(list)
-    for message_id, customer_id, timestamp, content in sends:
-        key = normalise_text(content)
-        if key:
+    groups: dict[Hashable, list[tuple[datetime, int, int]]] = defaultdict(list)
+    for message_id, customer_id, timestamp, key in sends:
+        if key is not None:
             groups[key].append((timestamp, message_id, customer_id))
 
     found: set[int] = set()

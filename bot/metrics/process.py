@@ -71,9 +71,12 @@ def was_read(candidate: ReachCandidate, as_of: datetime) -> bool:
     Returns:
         True when read.
     """
-    for seen_at in (candidate.read_at, candidate.played_at, candidate.next_inbound_at):
+    for seen_at in (candidate.read_at, candidate.played_at):
         if seen_at is not None and seen_at < as_of:
             return True
+    replied_at = candidate.last_inbound_at
+    if replied_at is not None and candidate.timestamp < replied_at < as_of:
+        return True
     untimed = candidate.read_at is None and candidate.played_at is None
     return untimed and candidate.status in _READ_STATUSES
 
@@ -101,7 +104,7 @@ def effectively_reached(
     # candidate and close at most a day (inclusive) after the last.
     first = min(candidate.timestamp for candidate in candidates)
     last = max(candidate.timestamp for candidate in candidates)
-    sends = kpi_queries.outbound_contents(
+    sends = kpi_queries.outbound_keys(
         conn, rep_id, first - BROADCAST_WINDOW, min(as_of, last + BROADCAST_WINDOW + _INSTANT)
     )
     broadcasts = broadcast_ids(sends)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from bot.metrics.classify import normalise_text
+from bot.content_keys import normalise_text
 from bot.quotes import asks_for_price, names_a_quote
 
 H = timedelta(hours=1)

@@ -1,7 +1,8 @@
 """Broadcast detection against the definition read literally, on random sends.
 
 :func:`bot.metrics.classify.broadcast_ids` slides a window with bisection and skips
-windows already marked; this checks it against every 24-hour window tried one by one.
+windows already marked over the stored content keys; this checks it against every
+24-hour window tried one by one over the texts themselves.
 """
 
 from __future__ import annotations
@@ -11,12 +12,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.metrics.classify import (
-    BROADCAST_MIN_CUSTOMERS,
-    BROADCAST_WINDOW,
-    broadcast_ids,
-    normalise_text,
-)
+from bot.content_keys import content_key, normalise_text
+from bot.metrics.classify import BROADCAST_MIN_CUSTOMERS, BROADCAST_WINDOW, broadcast_ids
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 
@@ -55,11 +52,13 @@ def test_broadcast_ids_match_the_definition(raw: list[tuple[int, datetime, str]]
         ((i, customer, at, text) for i, (customer, at, text) in enumerate(raw, start=1)),
         key=lambda send: (send[2], send[0]),
     )
-    assert broadcast_ids(sends) == _by_definition(sends)
+    keyed = [(i, customer, at, content_key(text)) for i, customer, at, text in sends]
+    assert broadcast_ids(keyed) == _by_definition(sends)
 
 
 def test_window_of_exactly_24_hours_counts() -> None:
-    sends = [(i, i, T0 + i * BROADCAST_WINDOW / 4, "price list") for i in range(5)]
+    key = content_key("price list")
+    sends = [(i, i, T0 + i * BROADCAST_WINDOW / 4, key) for i in range(5)]
     assert broadcast_ids(sends) == {0, 1, 2, 3, 4}
-    later = [*sends[:4], (4, 4, sends[4][2] + timedelta(microseconds=1), "price list")]
+    later = [*sends[:4], (4, 4, sends[4][2] + timedelta(microseconds=1), key)]
     assert broadcast_ids(later) == set()

@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.metrics.classify import broadcast_ids, normalise_text
+from bot.content_keys import content_key, normalise_text
+from bot.metrics.classify import broadcast_ids
 from bot.metrics.periods import period_containing, period_starting, previous
 from bot.metrics.settings import parse_team_settings
 from bot.metrics.worktime import WorkingClock
@@ -62,6 +63,16 @@ def test_normalised_text_folds_case_space_and_digits() -> None:
     assert normalise_text("Order 12  READY\n") == normalise_text("order 907 ready")
 
 
+def test_content_key_is_the_normalised_text_s() -> None:
+    assert content_key("Order 12  READY\n") == content_key("order 907 ready")
+    assert content_key("order ready") != content_key("order 0 ready")
+    assert content_key("  \n") is None
+    assert content_key(None) is None
+    key = content_key("Price list")
+    assert isinstance(key, int)
+    assert -(2**63) <= key < 2**63
+
+
 @pytest.mark.parametrize(
     ("customers", "spacing", "broadcast"),
     [
@@ -71,12 +82,12 @@ def test_normalised_text_folds_case_space_and_digits() -> None:
     ],
 )
 def test_broadcast_window(customers: int, spacing: timedelta, broadcast: int) -> None:
-    sends = [(n, n, T + n * spacing, "Hello") for n in range(customers)]
+    sends = [(n, n, T + n * spacing, content_key("Hello")) for n in range(customers)]
     assert len(broadcast_ids(sends)) == broadcast
 
 
 def test_same_customer_twice_is_one_customer() -> None:
-    sends = [(n, n % 4, T + timedelta(minutes=n), "Hello") for n in range(8)]
+    sends = [(n, n % 4, T + timedelta(minutes=n), content_key("Hello")) for n in range(8)]
     assert broadcast_ids(sends) == set()
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import domain
+from bot.content_keys import content_key
 from bot.domain import DeliveryStatus as S
 from bot.domain import Direction, MessageContent, MessageSource
 from storage.db import session_scope
@@ -605,6 +606,7 @@ def test_reference_row_is_what_the_events_say(reference_row: dict[str, Any]) -> 
     assert (reference_row["timestamp"], reference_row["read_at"]) == (at(0), at(3))
     assert (reference_row["edited_at"], reference_row["revoked_at"]) == (at(30), at(40))
     assert reference_row["context_wamid"] is None
+    assert reference_row["content_key"] == content_key("Quote: 4 pallets")
 
 
 @settings(

@@ -1,0 +1,180 @@
+"""The stored ``message.content_key``: set by every path that writes content, kept right
+when a later copy or an edit changes the content, and backfilled by migration 0007."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, column, insert, select, table
+
+from bot import domain
+from bot.content_keys import content_key, message_content_key
+from storage import migrate
+from storage.db import create_db_engine, session_factory, session_scope
+from storage.ingest import insert_messages
+from storage.models import BusinessNumber, Customer, Message
+from tests.metrics.builders import Store, at
+
+_message = Message.__table__  # type: ignore[attr-defined]
+
+
+def _store(engine: Engine) -> Store:
+    built = Store(engine)
+    built.rep("Lily")
+    return built
+
+
+def _key(store: Store, wamid: str) -> int | None:
+    with store.engine.connect() as conn:
+        value = conn.execute(
+            select(_message.c.content_key).where(_message.c.wamid == wamid)
+        ).scalar_one()
+    return None if value is None else int(value)
+
+
+def _event(
+    wamid: str, content: domain.MessageContent, *, direction: str = "outbound"
+) -> domain.MessageEvent:
+    return domain.MessageEvent(
+        number=domain.BusinessNumber(phone_number_id="pn-Lily", waba_id="waba-Lily"),
+        customer=domain.CustomerRef(wa_id="c1"),
+        message_id=wamid,
+        direction=domain.Direction(direction),
+        timestamp=at(hours=1),
+        content=content,
+        source=domain.MessageSource.ECHO,
+    )
+
+
+def _edit(wamid: str, when: datetime, text: str) -> domain.MessageEditEvent:
+    return domain.MessageEditEvent(
+        number=domain.BusinessNumber(phone_number_id="pn-Lily", waba_id="waba-Lily"),
+        customer=domain.CustomerRef(wa_id="c1"),
+        message_id=f"{wamid}.edit.{when.isoformat()}",
+        original_message_id=wamid,
+        timestamp=when,
+        direction=domain.Direction.OUTBOUND,
+        content=domain.MessageContent(type="text", text=text),
+    )
+
+
+def test_outbound_text_caption_or_file_name_gives_the_key(engine: Engine) -> None:
+    store = _store(engine)
+    text = store.outbound("c1", at(hours=1), "Our NEW catalogue 2025")
+    file = store.outbound("c1", at(hours=2), None, type="document", filename="Catalogue.pdf")
+    caption = store.outbound("c1", at(hours=3), None, type="image", caption="Sample 7")
+    inbound = store.inbound("c1", at(hours=4), "Our new catalogue 2025")
+    blank = store.outbound("c1", at(hours=5), "   ")
+    assert _key(store, text) == content_key("our new catalogue 0")
+    assert _key(store, file) == content_key("catalogue.pdf")
+    assert _key(store, caption) == content_key("sample 0")
+    assert _key(store, inbound) is None
+    assert _key(store, blank) is None
+
+
+def test_a_status_before_its_message_gets_the_key_when_the_message_comes(
+    engine: Engine,
+) -> None:
+    store = _store(engine)
+    number = domain.BusinessNumber(phone_number_id="pn-Lily", waba_id="waba-Lily")
+    status = domain.StatusEvent(
+        number=number,
+        customer=domain.CustomerRef(wa_id="c1"),
+        message_id="wamid.early",
+        status=domain.DeliveryStatus.DELIVERED,
+        timestamp=at(hours=1, minutes=1),
+    )
+    store._apply([status])
+    assert _key(store, "wamid.early") is None
+
+    store._apply([_event("wamid.early", domain.MessageContent(type="text", text="Hi Ana"))])
+    assert _key(store, "wamid.early") == content_key("hi ana")
+
+
+def test_edits_change_the_key_and_an_older_edit_does_not(engine: Engine) -> None:
+    store = _store(engine)
+    wamid = store.outbound("c1", at(hours=1), "price list attached")
+    store._apply([_edit(wamid, at(hours=3), "Dear Ana, your price")])
+    assert _key(store, wamid) == content_key("dear ana, your price")
+
+    store._apply([_edit(wamid, at(hours=2), "price list attached again")])
+    assert _key(store, wamid) == content_key("dear ana, your price")
+
+
+def test_an_edit_before_its_message_keeps_the_edited_key(engine: Engine) -> None:
+    store = _store(engine)
+    store._apply([_edit("wamid.late", at(hours=2), "Edited words")])
+    assert _key(store, "wamid.late") == content_key("edited words")
+
+    store._apply([_event("wamid.late", domain.MessageContent(type="text", text="Typo wrods"))])
+    assert _key(store, "wamid.late") == content_key("edited words")
+
+
+def test_the_bulk_path_sets_the_key(engine: Engine) -> None:
+    store = _store(engine)
+    events = [
+        _event("wamid.b1", domain.MessageContent(type="text", text="Hello 1")),
+        _event("wamid.b2", domain.MessageContent(type="text", text="hello"), direction="inbound"),
+    ]
+    with session_scope(session_factory(engine)) as session:
+        insert_messages(session, events)
+    assert _key(store, "wamid.b1") == content_key("hello 0")
+    assert _key(store, "wamid.b2") is None
+
+
+def test_migration_0007_backfills_the_key(tmp_path: Path) -> None:
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrate.upgrade(engine, "0006")
+    start = datetime(2025, 1, 6, tzinfo=UTC)
+    rows = [
+        ("outbound", "text", "Price list 2025", None, None),
+        ("outbound", "document", None, "See attached", "PL.pdf"),
+        ("outbound", "image", None, "New stock", None),
+        ("outbound", "unknown", None, None, None),
+        ("inbound", "text", "Price list 2025", None, None),
+    ]
+    with engine.begin() as conn:
+        number = BusinessNumber.__table__  # type: ignore[attr-defined]
+        customer = Customer.__table__  # type: ignore[attr-defined]
+        conn.execute(insert(number).values(id=1, phone_number_id="pn1", first_seen_at=start))
+        conn.execute(
+            insert(customer).values(id=1, wa_id="861", created_at=start, updated_at=start)
+        )
+        # The table as 0006 left it: without the key column.
+        columns: list[Any] = [column(c.name) for c in _message.c if c.name != "content_key"]
+        conn.execute(
+            insert(table("message", *columns)),
+            [
+                {
+                    "id": i + 1,
+                    "wamid": f"w{i}",
+                    "business_number_id": 1,
+                    "customer_id": 1,
+                    "direction": direction,
+                    "type": kind,
+                    "source": "webhook",
+                    "timestamp": start + timedelta(minutes=i),
+                    "text": text,
+                    "caption": caption,
+                    "filename": filename,
+                    "is_template": False,
+                    "is_automated": False,
+                    "forwarded": False,
+                    "created_at": start,
+                    "updated_at": start,
+                }
+                for i, (direction, kind, text, caption, filename) in enumerate(rows)
+            ],
+        )
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        keys = conn.execute(select(_message.c.content_key).order_by(_message.c.id)).scalars()
+        stored = list(keys)
+    engine.dispose()
+    expected = [message_content_key(d, t, c, f) for d, _, t, c, f in rows]
+    assert stored == expected
+    assert expected[0] == content_key("price list 0")
+    assert expected[1] == content_key("see attached")
+    assert expected[3:] == [None, None]
