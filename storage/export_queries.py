@@ -4,7 +4,7 @@ A conversation that starts in a window may have begun before it (then it does no
 there) and may run on after it; to cut conversations as the KPI engine does, a
 customer's messages are read from before the window's start to after its end until a
 gap longer than the conversation gap bounds them on both sides. The messages are the
-ones that make turns (:func:`storage.kpi_queries.stream_turn_messages`).
+ones that make turns (:func:`storage.kpi_queries.turn_messages_by_customer`).
 """
 
 from __future__ import annotations
@@ -31,12 +31,7 @@ def _grouped(
     high: datetime,
     customer_ids: set[int] | None = None,
 ) -> dict[int, Rows]:
-    rows: dict[int, Rows] = {}
-    for customer_id, timestamp, inbound in kpi_queries.stream_turn_messages(
-        conn, rep_id, low, high, customer_ids
-    ):
-        rows.setdefault(customer_id, []).append((timestamp, inbound))
-    return rows
+    return dict(kpi_queries.turn_messages_by_customer(conn, rep_id, low, high, customer_ids))
 
 
 def _open_ends(

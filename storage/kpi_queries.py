@@ -525,13 +525,15 @@ def _outbound_keys_query(dialect: str) -> Select[Any]:
             _seen_outbound(),
             _m("content_key").is_not(None),
         )
-        .order_by(_m("timestamp"), _m("id"))
+        # Time order is what broadcast detection needs, and the index gives it without a
+        # sort; which of two sends at the same instant comes first changes nothing.
+        .order_by(_m("timestamp"))
     )
 
 
 def outbound_keys(
     conn: Connection, rep_id: int, start: datetime, end: datetime
-) -> list[tuple[int, int, datetime, int]]:
+) -> Iterator[tuple[int, int, datetime, int]]:
     """The rep's seen outbound messages with content in ``[start, end)``, by content key.
 
     The rows come from the rep-and-time index alone (it holds the key).
@@ -543,36 +545,49 @@ def outbound_keys(
         end: first instant after.
 
     Returns:
-        ``(message_id, customer_id, timestamp, content_key)`` rows in time order.
+        ``(message_id, customer_id, timestamp, content_key)`` rows in time order (sends
+        at the same instant in no set order), read from a fetched list as iterated.
     """
     dialect = conn.dialect.name
     rows = conn.execute(_outbound_keys_query(dialect), _bounds(rep_id, start, end)).all()
     if dialect == "sqlite":
-        return [(i, c, _utc_from_text(at), key) for i, c, at, key in rows]
-    return [(i, c, at, key) for i, c, at, key in rows]
+        return ((i, c, _utc_from_text(at), key) for i, c, at, key in rows)
+    return ((i, c, at, key) for i, c, at, key in rows)
 
 
 @cache
-def _turn_messages_query(dialect: str, some_customers: bool) -> Select[Any]:
+def _turn_messages_query(dialect: str, some_customers: bool, active_only: bool) -> Select[Any]:
     inbound = _m("direction") == "inbound"
     query = select(_m("customer_id"), _scan_time(dialect, _m("timestamp")), inbound).where(
         _m("rep_id") == _REP, _in_window(_m("timestamp"), _START, _END), _turn_message()
     )
     if some_customers:
         query = query.where(_m("customer_id").in_(_CUSTOMERS))
+    if active_only:
+        later = _message.alias("later")
+        active = select(later.c.customer_id).where(
+            later.c.rep_id == _REP,
+            _in_window(later.c.timestamp, bindparam("active_from"), _END),
+            _turn_message(later),
+        )
+        query = query.where(_m("customer_id").in_(active))
     return query.order_by(_m("customer_id"), _m("timestamp"), _m("id"))
 
 
-def stream_turn_messages(
+def turn_messages_by_customer(
     conn: Connection,
     rep_id: int,
     start: datetime,
     end: datetime,
     customer_ids: Collection[int] | None = None,
     *,
+    active_from: datetime | None = None,
     batch: int = 5000,
-) -> Iterator[tuple[int, datetime, bool]]:
-    """Stream the messages that make turns, per customer in time order.
+) -> Iterator[tuple[int, list[tuple[datetime, bool]]]]:
+    """Stream the messages that make turns, one customer at a time, in time order.
+
+    Only one customer's messages are held at a time; rows are fetched ``batch`` at a
+    time, since fetching row by row costs more than making the turns.
 
     Args:
         conn: an open connection.
@@ -580,25 +595,36 @@ def stream_turn_messages(
         start: first instant.
         end: first instant after.
         customer_ids: only these customers; all when None.
+        active_from: only customers with such a message in ``[active_from, end)``; a
+            customer silent there has no turn there. All customers when None.
         batch: rows fetched at a time.
 
     Yields:
-        ``(customer_id, timestamp, is_inbound)``, ordered by customer, time and id.
+        ``(customer_id, [(timestamp, is_inbound), ...])`` by customer id, each
+        customer's messages ordered by time and id.
     """
     params = _bounds(rep_id, start, end)
     if customer_ids is not None:
         params["customers"] = sorted(customer_ids)
+    if active_from is not None:
+        params["active_from"] = active_from
     dialect = conn.dialect.name
-    query = _turn_messages_query(dialect, customer_ids is not None)
+    query = _turn_messages_query(dialect, customer_ids is not None, active_from is not None)
     result = conn.execution_options(stream_results=True, yield_per=batch).execute(query, params)
-    # A batch at a time: fetching row by row costs more than making the turns.
+    as_time = _utc_from_text if dialect == "sqlite" else None
+    current: int | None = None
+    messages: list[tuple[datetime, bool]] = []
+    # One loop over the rows, grouping as it goes: this runs for every message of every
+    # rep's lookback and period.
     for rows in result.partitions():
-        if dialect == "sqlite":
-            for customer_id, stored, inbound in rows:
-                yield int(customer_id), _utc_from_text(stored), bool(inbound)
-        else:
-            for customer_id, timestamp, inbound in rows:
-                yield int(customer_id), timestamp, bool(inbound)
+        for customer_id, timestamp, inbound in rows:
+            if customer_id != current:
+                if current is not None:
+                    yield current, messages
+                current, messages = customer_id, []
+            messages.append((as_time(timestamp) if as_time else timestamp, inbound))
+    if current is not None:
+        yield current, messages
 
 
 @cache

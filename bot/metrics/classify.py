@@ -15,7 +15,6 @@ stores its normalised form as a key (:mod:`bot.content_keys`).
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from datetime import datetime, timedelta
 
@@ -28,32 +27,38 @@ def broadcast_ids(sends: Iterable[tuple[int, int, datetime, Hashable | None]]) -
 
     Args:
         sends: ``(message_id, customer_id, timestamp, key)`` of one rep's outbound
-            messages, where equal keys mean the same normalised content (the stored
-            ``message.content_key``) and None means no content; every send that could
-            be in the same 24-hour window as a message of interest must be included.
+            messages in time order, where equal keys mean the same normalised content
+            (the stored ``message.content_key``) and None means no content; every send
+            that could be in the same 24-hour window as a message of interest must be
+            included.
 
     Returns:
         Ids of the messages whose content the rep sent to 5 or more distinct customers
         within some 24 hours that include the message.
     """
-    groups: dict[Hashable, list[tuple[datetime, int, int]]] = defaultdict(list)
+    # Per key: the send times, message ids and customers, in time order.
+    groups: dict[Hashable, tuple[list[datetime], list[int], list[int]]] = {}
     for message_id, customer_id, timestamp, key in sends:
-        if key is not None:
-            groups[key].append((timestamp, message_id, customer_id))
+        if key is None:
+            continue
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = ([], [], [])
+        group[0].append(timestamp)
+        group[1].append(message_id)
+        group[2].append(customer_id)
 
     found: set[int] = set()
-    for group in groups.values():
-        if len(group) >= BROADCAST_MIN_CUSTOMERS:
-            group.sort()
-            found.update(_marked_in_group(group))
+    for times, ids, customers in groups.values():
+        if len(times) >= BROADCAST_MIN_CUSTOMERS:
+            found.update(_marked_in_group(times, ids, customers))
     return found
 
 
-def _marked_in_group(group: Sequence[tuple[datetime, int, int]]) -> list[int]:
+def _marked_in_group(
+    times: Sequence[datetime], ids: Sequence[int], customers: Sequence[int]
+) -> list[int]:
     """Slide a 24-hour window that starts at each send; mark every window of 5+ customers."""
-    times = [timestamp for timestamp, _, _ in group]
-    ids = [message_id for _, message_id, _ in group]
-    customers = [customer_id for _, _, customer_id in group]
     marked: list[int] = []
     marked_until = 0
     for begin, opened_at in enumerate(times):

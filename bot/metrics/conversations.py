@@ -9,7 +9,6 @@ customer's inbound messages; reactions make no turn.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -44,29 +43,6 @@ class TurnSummary:
 
     customer_turns: list[CustomerTurn]
     deep_passed_at: list[datetime]
-
-
-def by_customer(
-    messages: Iterable[tuple[int, datetime, bool]],
-) -> Iterator[tuple[int, list[tuple[datetime, bool]]]]:
-    """Group ``(customer_id, timestamp, is_inbound)`` rows, ordered by customer, per customer.
-
-    Args:
-        messages: rows grouped by customer and in time order within each customer.
-
-    Yields:
-        ``(customer_id, [(timestamp, is_inbound), ...])``.
-    """
-    current: int | None = None
-    rows: list[tuple[datetime, bool]] = []
-    for customer_id, timestamp, inbound in messages:
-        if customer_id != current:
-            if current is not None:
-                yield current, rows
-            current, rows = customer_id, []
-        rows.append((timestamp, inbound))
-    if current is not None:
-        yield current, rows
 
 
 def summarise_customer(customer_id: int, rows: list[tuple[datetime, bool]]) -> TurnSummary:

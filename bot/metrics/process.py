@@ -15,7 +15,6 @@ from bot.metrics.conversations import (
     CONVERSATION_GAP,
     CustomerTurn,
     TurnSummary,
-    by_customer,
     summarise_customer,
 )
 from bot.metrics.worktime import WorkingClock
@@ -175,7 +174,8 @@ def active_customers(conn: Connection, rep_id: int, as_of: datetime) -> int:
 def turn_summaries(
     conn: Connection, rep_id: int, start: datetime, as_of: datetime
 ) -> dict[int, TurnSummary]:
-    """Every customer's turns and conversations up to ``as_of``, per customer.
+    """The turns and conversations up to ``as_of`` of every customer who has a turn
+    message in the period (no one else has a turn there).
 
     Conversations alive in the period are followed back to their first message: a
     customer whose earliest message read lies within 24 h after the lookback's start is
@@ -188,11 +188,12 @@ def turn_summaries(
         as_of: the evaluation time.
 
     Returns:
-        A summary per customer who has messages in the lookback or the period.
+        A summary per customer who has a turn message in the period.
     """
     lookback = TURN_LOOKBACK
     low = start - lookback
-    summaries, unsure = _summarise(kpi_queries.stream_turn_messages(conn, rep_id, low, as_of), low)
+    stream = kpi_queries.turn_messages_by_customer(conn, rep_id, low, as_of, active_from=start)
+    summaries, unsure = _summarise(stream, low)
     while unsure:
         earlier = kpi_queries.customers_with_turn_messages(
             conn, rep_id, low - CONVERSATION_GAP, low, unsure
@@ -201,19 +202,19 @@ def turn_summaries(
             break
         lookback *= 4
         low = start - lookback
-        stream = kpi_queries.stream_turn_messages(conn, rep_id, low, as_of, earlier)
+        stream = kpi_queries.turn_messages_by_customer(conn, rep_id, low, as_of, earlier)
         again, unsure = _summarise(stream, low)
         summaries.update(again)
     return summaries
 
 
 def _summarise(
-    stream: Iterable[tuple[int, datetime, bool]], low: datetime
+    stream: Iterable[tuple[int, list[tuple[datetime, bool]]]], low: datetime
 ) -> tuple[dict[int, TurnSummary], set[int]]:
     """Summaries per customer, and the customers whose history may begin before ``low``."""
     summaries: dict[int, TurnSummary] = {}
     unsure: set[int] = set()
-    for customer_id, rows in by_customer(stream):
+    for customer_id, rows in stream:
         summaries[customer_id] = summarise_customer(customer_id, rows)
         if rows[0][0] - low <= CONVERSATION_GAP:
             unsure.add(customer_id)
