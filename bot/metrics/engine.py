@@ -240,11 +240,6 @@ def _compute(
     as_of = period.as_of(at)
     start = period.start
 
-    # TODO(perf): on the 1M-message benchmark one rep's week takes ~40 ms and all 50
-    # reps' week ~1.8 s, under the 2 s target with little headroom. Most of what remains
-    # is SQL run per rep: the outbound scan for broadcasts (~9 ms), reach candidates
-    # (~6 ms) and the turn stream (~5 ms). Next: team-wide queries grouped by rep in
-    # compute_team, or a broadcast key stored at ingest like message.quote_request.
     # Effective reach once over the longer of the period and the quote rate's 30 days.
     reach_start = min(start, as_of - quality.QUOTE_RATE_WINDOW)
     reached = process.effectively_reached(conn, rep.id, reach_start, as_of)
