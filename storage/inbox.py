@@ -9,6 +9,7 @@ with the reason.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,6 +80,87 @@ def store_bodies(engine: Engine, bodies: Sequence[bytes], source: str = "whatsap
             conn.execute(stmt, rows)
     except DBAPIError as exc:
         raise StorageError(f"could not store {len(rows)} webhook bodies: {exc.orig}") from exc
+
+
+class SqliteAppender:
+    """Appends webhook bodies to a SQLite inbox on one dedicated connection, without waiting.
+
+    :func:`store_bodies` runs in a worker thread and goes through SQLAlchemy's
+    transaction machinery; under a burst of deliveries the hops between that thread and
+    the event loop, each waiting for the interpreter lock, cost more than the commit
+    itself. This appender is meant to be called on the event loop: one prepared
+    statement, one transaction, and never a wait. The connection's busy timeout is
+    zero, so when another connection holds the write lock it reports
+    :class:`DatabaseBusyError` at once and the caller takes the waiting path instead.
+    """
+
+    @staticmethod
+    def supports(engine: Engine) -> bool:
+        """Whether ``engine`` is a SQLite file, the store this appender is for."""
+        database = engine.url.database
+        return engine.dialect.name == "sqlite" and database not in (None, "", ":memory:")
+
+    def __init__(self, engine: Engine, source: str = "whatsapp") -> None:
+        if not self.supports(engine):
+            raise ValueError("SqliteAppender is for SQLite file stores only")
+        statement = sqlite_insert(_inbox).on_conflict_do_nothing(index_elements=["body_sha256"])
+        compiled = statement.compile(
+            dialect=engine.dialect,
+            column_keys=["source", "received_at", "body", "body_sha256", "status", "attempts"],
+        )
+        self._sql = str(compiled)
+        self._order = list(compiled.positiontup or ())
+        self._stored_time = _inbox.c.received_at.type.bind_processor(engine.dialect)
+        self._source = source
+        # The appender's own connection, made by the engine so its pragmas (WAL,
+        # synchronous FULL, foreign keys) apply, and detached from the pool: with its
+        # busy timeout at zero it must never serve anyone else.
+        self._connection = engine.raw_connection()
+        self._driver: sqlite3.Connection = self._connection.driver_connection  # type: ignore[assignment]
+        self._connection.detach()
+        self._driver.execute("PRAGMA busy_timeout = 0")
+
+    def store(self, bodies: Sequence[bytes]) -> None:
+        """Write ``bodies`` in one committed transaction, as :func:`store_bodies` does.
+
+        Raises:
+            DatabaseBusyError: another connection holds the write lock; nothing was written.
+            StorageError: the transaction failed; none of the bodies is stored.
+        """
+        if not bodies:
+            return
+        now = utcnow()
+        received_at = self._stored_time(now) if self._stored_time else now
+        values = {"source": self._source, "received_at": received_at, "status": PENDING}
+        rows = [
+            tuple(
+                {**values, "body": body, "body_sha256": body_digest(body), "attempts": 0}[key]
+                for key in self._order
+            )
+            for body in bodies
+        ]
+        cursor = self._driver.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorname in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+                raise DatabaseBusyError(str(exc)) from exc
+            raise StorageError(f"could not store {len(rows)} webhook bodies: {exc}") from exc
+        try:
+            cursor.executemany(self._sql, rows)
+            cursor.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._driver.in_transaction:
+                cursor.execute("ROLLBACK")
+            raise StorageError(f"could not store {len(rows)} webhook bodies: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the appender's connection."""
+        self._connection.close()
+
+
+class DatabaseBusyError(Exception):
+    """Another connection holds SQLite's write lock; waiting is the caller's choice."""
 
 
 def claim(
@@ -164,7 +246,9 @@ __all__ = [
     "FAILED",
     "PENDING",
     "PROCESSED",
+    "DatabaseBusyError",
     "InboxItem",
+    "SqliteAppender",
     "body_digest",
     "claim",
     "counts",

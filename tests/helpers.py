@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -212,25 +214,49 @@ def status_event(
     )
 
 
-def with_inbox_writes_failing(engine: Any) -> Any:
-    """A view of ``engine`` on which every write to the webhook inbox fails.
+_REFUSING_TRIGGER = "kpibot_test_inbox_refuses"
 
-    The INSERT is pointed at a table that does not exist, so the database itself refuses
-    the transaction, as a full disk or a lost connection would.
+
+@contextmanager
+def inbox_writes_failing(engine: Any) -> Iterator[Any]:
+    """While open, the database refuses every insert into the webhook inbox.
+
+    A trigger raises inside the transaction, as a full disk or a lost connection would,
+    whichever connection or code path writes; it is dropped on exit.
     """
-    from sqlalchemy import event
+    from sqlalchemy import text
 
-    broken = engine.execution_options()
-
-    @event.listens_for(broken, "before_cursor_execute", retval=True)
-    def _misdirect(
-        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
-    ) -> tuple[str, Any]:
-        if statement.lstrip().upper().startswith("INSERT INTO WEBHOOK_INBOX"):
-            statement = statement.replace("webhook_inbox", "no_such_table", 1)
-        return statement, parameters
-
-    return broken
+    postgres = engine.dialect.name == "postgresql"
+    with engine.begin() as conn:
+        if postgres:
+            conn.execute(
+                text(
+                    f"CREATE FUNCTION {_REFUSING_TRIGGER}() RETURNS trigger AS $$ BEGIN "
+                    "RAISE EXCEPTION 'the inbox refuses writes'; END $$ LANGUAGE plpgsql"
+                )
+            )
+            conn.execute(
+                text(
+                    f"CREATE TRIGGER {_REFUSING_TRIGGER} BEFORE INSERT ON webhook_inbox "
+                    f"FOR EACH ROW EXECUTE FUNCTION {_REFUSING_TRIGGER}()"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    f"CREATE TRIGGER {_REFUSING_TRIGGER} BEFORE INSERT ON webhook_inbox "
+                    "BEGIN SELECT RAISE(ABORT, 'the inbox refuses writes'); END"
+                )
+            )
+    try:
+        yield engine
+    finally:
+        with engine.begin() as conn:
+            if postgres:
+                conn.execute(text(f"DROP TRIGGER {_REFUSING_TRIGGER} ON webhook_inbox"))
+                conn.execute(text(f"DROP FUNCTION {_REFUSING_TRIGGER}()"))
+            else:
+                conn.execute(text(f"DROP TRIGGER {_REFUSING_TRIGGER}"))
 
 
 # --- the running webhook application ------------------------------------------------------

@@ -10,7 +10,7 @@ from bot.errors import StorageError
 from storage import inbox
 from storage.db import session_scope
 from storage.models import WebhookInbox
-from tests.helpers import with_inbox_writes_failing
+from tests.helpers import inbox_writes_failing
 
 
 def _rows(sessions: sessionmaker[Session]) -> list[WebhookInbox]:
@@ -107,6 +107,9 @@ def test_failure_reason_is_capped(engine: Engine, sessions: sessionmaker[Session
 
 
 def test_storage_failure_raises_storage_error(engine: Engine) -> None:
-    with pytest.raises(StorageError, match="could not store 2 webhook bodies"):
-        inbox.store_bodies(with_inbox_writes_failing(engine), [b"one", b"two"])
+    with (
+        inbox_writes_failing(engine),
+        pytest.raises(StorageError, match="could not store 2 webhook bodies"),
+    ):
+        inbox.store_bodies(engine, [b"one", b"two"])
     assert inbox.counts(engine) == {}

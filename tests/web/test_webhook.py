@@ -32,13 +32,13 @@ from tests.helpers import (
     fixture_body,
     fixture_names,
     inbound_text_payload,
+    inbox_writes_failing,
     kept_logging,
     messages_change,
     post_signed,
     signature,
     status_payload,
     text_message,
-    with_inbox_writes_failing,
 )
 
 SECRET_TEXT = "Our best price is 4.2 USD per kilo"
@@ -318,8 +318,9 @@ async def test_chunked_body_over_the_limit_is_413(
 async def test_storage_failure_is_503_and_nothing_half_stored(
     apps: AppClients, engine: Engine, sessions: sessionmaker[Session]
 ) -> None:
-    client = await apps.start(store=with_inbox_writes_failing(engine))
-    response = await post_signed(client, body(inbound_text_payload()))
+    client = await apps.start()
+    with inbox_writes_failing(engine):
+        response = await post_signed(client, body(inbound_text_payload()))
     assert response.status == 503
     assert inbox_rows(sessions) == []
     assert message_rows(sessions) == []
