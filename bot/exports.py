@@ -26,11 +26,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook  # type: ignore[import-untyped]
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # type: ignore[import-untyped]
-from openpyxl.styles import Font  # type: ignore[import-untyped]
-from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
-
 from bot.metrics.conversations import CONVERSATION_GAP, summarise_customer
 from bot.metrics.engine import RepKpis
 from bot.metrics.process import BANDS
@@ -406,6 +401,8 @@ def _cell_value(value: Any, zone: ZoneInfo) -> Any:
         # Excel has no time zones: the wall time in the team's zone (named in the notes).
         return value.astimezone(zone).replace(tzinfo=None)
     if isinstance(value, str):
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # type: ignore[import-untyped]
+
         # xlsx cannot hold control characters; a profile name may carry one.
         return ILLEGAL_CHARACTERS_RE.sub("", value)
     return value
@@ -419,6 +416,12 @@ def write_xlsx(table: Table, path: Path) -> None:
         table: the rows.
         path: the file to write.
     """
+    # openpyxl is imported when a workbook is written: every kpibot command imports this
+    # module, and most never write one.
+    from openpyxl import Workbook  # type: ignore[import-untyped]
+    from openpyxl.styles import Font  # type: ignore[import-untyped]
+    from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
+
     book = Workbook()
     sheet = book.active
     sheet.title = table.title

@@ -15,12 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-from matplotlib import font_manager
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+# matplotlib is imported when a chart is drawn, not with this module: it takes a quarter
+# of a second, and every kpibot command imports the push modules.
 
 logger = logging.getLogger(__name__)
 
@@ -66,12 +67,16 @@ _CJK_FILES = ("notosanscjk", "notoserifcjk", "sourcehansans", "wqy", "droidsansf
 
 
 def _installed_families() -> set[str]:
+    from matplotlib import font_manager
+
     return {entry.name for entry in font_manager.fontManager.ttflist}
 
 
 @lru_cache(maxsize=1)
 def cjk_font() -> str | None:
     """The family name of an installed CJK font, or None (logged once)."""
+    from matplotlib import font_manager
+
     installed = _installed_families()
     if not installed.intersection(CJK_FAMILIES):
         for path in font_manager.findSystemFonts():
@@ -98,6 +103,8 @@ def _fonts() -> Any:
 
 
 def _png(figure: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     buffer = io.BytesIO()
     FigureCanvasAgg(figure).print_png(buffer)
     return buffer.getvalue()
@@ -114,6 +121,9 @@ def score_chart(title: str, scores: Sequence[tuple[str, float | None]], no_data:
     Returns:
         PNG bytes.
     """
+    import matplotlib
+    from matplotlib.figure import Figure
+
     with matplotlib.rc_context(_fonts()), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
         height = 1.2 + 0.45 * max(len(scores), 1)
@@ -142,6 +152,9 @@ def funnel_chart(title: str, funnels: Sequence[Funnel], steps: Sequence[str]) ->
     Returns:
         PNG bytes.
     """
+    import matplotlib
+    from matplotlib.figure import Figure
+
     with matplotlib.rc_context(_fonts()), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
         columns = min(3, max(len(funnels), 1))
