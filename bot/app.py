@@ -12,6 +12,7 @@ from aiohttp import web
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.handlers.base import Deps
+from bot.ingest.whatsapp import MAX_BODY_BYTES
 from bot.metrics import load_team_settings
 from bot.push.service import start_push, stop_push
 from bot.render import Renderer
@@ -38,10 +39,21 @@ def webhook_config(settings: Settings, *, insecure: bool = False) -> WebhookConf
             "local development only."
         )
     token = settings.whatsapp_verify_token
+    limit = settings.kpibot_max_body_bytes
+    if limit > MAX_BODY_BYTES:
+        # A larger body would pass the size check and then fail the parser's own, as a
+        # 400 that tells Meta the body is malformed; a 413 says what is wrong.
+        logger.warning(
+            "KPIBOT_MAX_BODY_BYTES=%d is over the %d bytes the WhatsApp parser reads; using %d",
+            limit,
+            MAX_BODY_BYTES,
+            MAX_BODY_BYTES,
+        )
+        limit = MAX_BODY_BYTES
     return WebhookConfig(
         app_secret=secret.get_secret_value().encode() if secret else None,
         verify_token=token.get_secret_value() if token else None,
-        max_body_bytes=settings.kpibot_max_body_bytes,
+        max_body_bytes=limit,
         verify_signatures=secret is not None,
     )
 

@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     kpibot_max_body_bytes: int = Field(
         default=3 * 1024 * 1024 + 64 * 1024,
         gt=0,
-        description="Largest webhook body accepted; Meta sends up to 3 MB.",
+        description="Largest webhook body accepted; Meta sends up to 3 MB (3211264 at most).",
     )
 
     @field_validator("kpibot_timezone")

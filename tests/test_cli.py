@@ -15,6 +15,7 @@ from bot import cli as cli_module
 from bot.app import webhook_config
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.ingest.whatsapp import MAX_BODY_BYTES
 from storage import inbox, migrate
 from storage.db import session_scope
 from storage.ingest import apply_events
@@ -298,6 +299,15 @@ def test_webhook_config_refuses_to_run_without_app_secret() -> None:
 def test_webhook_config_insecure_only_when_asked() -> None:
     config = webhook_config(Settings(_env_file=None), insecure=True)  # type: ignore[call-arg]
     assert (config.app_secret, config.verify_signatures) == (None, False)
+
+
+def test_webhook_config_caps_the_body_limit_at_the_parsers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = Settings(_env_file=None, kpibot_max_body_bytes=10 * 1024 * 1024)  # type: ignore[call-arg]
+    config = webhook_config(settings, insecure=True)
+    assert config.max_body_bytes == MAX_BODY_BYTES
+    assert "KPIBOT_MAX_BODY_BYTES=10485760 is over" in caplog.text
 
 
 def test_webhook_config_with_secret_verifies() -> None:
