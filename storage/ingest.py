@@ -410,12 +410,19 @@ def insert_messages(
 
     m = _message.c
     ids = [event.message_id for event in events]
-    present = set(session.execute(select(m.wamid).where(m.wamid.in_(ids))).scalars())
+    stored = {
+        row.wamid: row
+        for row in session.execute(select(*_COPY_CHECK).where(m.wamid.in_(ids))).all()
+    }
     now = utcnow()
     rows = []
     for event in events:
-        if event.message_id in present:
-            _merge_message_copy(session, event, _content_values(event.content))
+        if event.message_id in stored:
+            content = _content_values(event.content)
+            # A file imported again is mostly copies of what it stored the first time:
+            # skip the UPDATE that would change nothing.
+            if not _copy_changes_nothing(stored[event.message_id], event, content):
+                _merge_message_copy(session, event, content)
             stats.messages_merged += 1
             continue
         number_id, rep_id = resolver.number(event.number)
@@ -436,6 +443,37 @@ def insert_messages(
         stats.messages_new += int(landed)
         stats.messages_merged += len(rows) - int(landed)
     return stats
+
+
+# What tells whether merging a copy into a stored message would change the row.
+_COPY_CHECK = (
+    _message.c.wamid,
+    _message.c.type,
+    _message.c.timestamp,
+    _message.c.forwarded,
+    *(_message.c[name] for name in _content_values(domain.MessageContent(type="text"))),
+)
+
+
+def _copy_changes_nothing(
+    stored: Any, event: domain.MessageEvent, content: dict[str, Any]
+) -> bool:
+    """Whether :func:`_merge_message_copy` would leave ``stored`` as it is.
+
+    True only when the stored row is no placeholder, already has every column the copy
+    fills, has the same content (so the quote flag stays), is no later than the copy and
+    is forwarded if the copy is; a copy that tells a delivery status always merges.
+    """
+    if stored.type in _PLACEHOLDER_TYPES or event.history_status is not None:
+        return False
+    if event.timestamp < stored.timestamp or (content["forwarded"] and not stored.forwarded):
+        return False
+    for name, value in content.items():
+        if name == "forwarded" or value is None:
+            continue
+        if getattr(stored, name) is None:
+            return False
+    return all(getattr(stored, name) == content[name] for name in _QUOTE_CONTENT)
 
 
 def _merge_message_copy(

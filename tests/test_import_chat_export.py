@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -461,9 +460,7 @@ def test_a_50000_line_export_imports_completely(
     path = tmp_path / "WhatsApp Chat with +34 612 34 56 78.txt"
     messages, attachments = _big_export(path, 50_000)
 
-    started = time.monotonic()
     result = run(url, str(path), "--rep", "Ana Lopez")
-    elapsed = time.monotonic() - started
 
     assert result.exit_code == 0, result.output
     assert f"Messages: {messages} imported (new), 0 already present." in result.stdout
@@ -475,7 +472,6 @@ def test_a_50000_line_export_imports_completely(
             select(func.count()).select_from(Message).where(Message.type == "image")  # type: ignore[arg-type]
         ).scalar_one()
     assert images == attachments
-    assert elapsed < 20, f"took {elapsed:.1f} s"
 
     again = run(url, str(path), "--rep", "Ana Lopez")
     assert f"Messages: 0 imported (new), {messages} already present." in again.stdout
