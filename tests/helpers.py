@@ -11,7 +11,7 @@ import hmac
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -257,6 +257,54 @@ def inbox_writes_failing(engine: Any) -> Iterator[Any]:
                 conn.execute(text(f"DROP FUNCTION {_REFUSING_TRIGGER}()"))
             else:
                 conn.execute(text(f"DROP TRIGGER {_REFUSING_TRIGGER}"))
+
+
+def insert_old_messages(
+    engine: Any, rows: list[tuple[str, str, str | None, str | None, str | None]]
+) -> None:
+    """Insert messages straight into a store migrated to an older revision.
+
+    Each row is ``(direction, type, text, caption, filename)``; the messages get ids
+    1, 2, … a minute apart, on number 1 and customer 1 (both made here). Only the
+    columns every revision has are written, so a migration that adds one can be tested
+    on rows written without it.
+    """
+    from sqlalchemy import column, insert, table
+
+    from storage.models import BusinessNumber, Customer
+
+    start = datetime(2025, 1, 6, tzinfo=UTC)
+    with engine.begin() as conn:
+        number = BusinessNumber.__table__  # type: ignore[attr-defined]
+        customer = Customer.__table__  # type: ignore[attr-defined]
+        conn.execute(insert(number).values(id=1, phone_number_id="pn1", first_seen_at=start))
+        conn.execute(
+            insert(customer).values(id=1, wa_id="861", created_at=start, updated_at=start)
+        )
+        values = [
+            {
+                "id": i + 1,
+                "wamid": f"w{i}",
+                "business_number_id": 1,
+                "customer_id": 1,
+                "direction": direction,
+                "type": kind,
+                "source": "webhook",
+                "timestamp": start + timedelta(minutes=i),
+                "text": text,
+                "caption": caption,
+                "filename": filename,
+                "is_template": False,
+                "is_automated": False,
+                "forwarded": False,
+                "created_at": start,
+                "updated_at": start,
+            }
+            for i, (direction, kind, text, caption, filename) in enumerate(rows)
+        ]
+        # A bare table of just these columns: the model's would add its newer ones.
+        old_message = table("message", *(column(name) for name in values[0]))
+        conn.execute(insert(old_message), values)
 
 
 # --- the running webhook application ------------------------------------------------------

@@ -3,12 +3,11 @@ change, backfilled by migration 0006, and never a change to any KPI."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, column, insert, select, table, update
+from sqlalchemy import Engine, select, update
 
 from bot import domain
 from bot.metrics import compute
@@ -16,7 +15,8 @@ from bot.metrics.settings import parse_team_settings
 from bot.quotes import is_quote_content
 from storage import migrate
 from storage.db import create_db_engine
-from storage.models import BusinessNumber, Customer, Message
+from storage.models import Message
+from tests.helpers import insert_old_messages
 from tests.metrics.builders import Store, at
 
 _message = Message.__table__  # type: ignore[attr-defined]
@@ -144,7 +144,6 @@ def test_unknown_flags_give_the_same_kpis(store: Store) -> None:
 def test_migration_0006_backfills_the_flag(tmp_path: Path) -> None:
     engine = create_db_engine(f"sqlite:///{tmp_path / 'old.db'}")
     migrate.upgrade(engine, "0005")
-    start = datetime(2025, 1, 6, tzinfo=UTC)
     rows = [
         ("inbound", "text", "how much?", None, None),
         ("inbound", "text", "ok", None, None),
@@ -152,39 +151,7 @@ def test_migration_0006_backfills_the_flag(tmp_path: Path) -> None:
         ("outbound", "text", "price list attached", None, None),
         ("inbound", "reaction", None, None, None),
     ]
-    with engine.begin() as conn:
-        number = BusinessNumber.__table__  # type: ignore[attr-defined]
-        customer = Customer.__table__  # type: ignore[attr-defined]
-        conn.execute(insert(number).values(id=1, phone_number_id="pn1", first_seen_at=start))
-        conn.execute(
-            insert(customer).values(id=1, wa_id="861", created_at=start, updated_at=start)
-        )
-        # The table as 0005 left it: without the flag column.
-        columns: list[Any] = [column(c.name) for c in _message.c if c.name != "quote_request"]
-        conn.execute(
-            insert(table("message", *columns)),
-            [
-                {
-                    "id": i + 1,
-                    "wamid": f"w{i}",
-                    "business_number_id": 1,
-                    "customer_id": 1,
-                    "direction": direction,
-                    "type": kind,
-                    "source": "webhook",
-                    "timestamp": start + timedelta(minutes=i),
-                    "text": text,
-                    "caption": caption,
-                    "filename": filename,
-                    "is_template": False,
-                    "is_automated": False,
-                    "forwarded": False,
-                    "created_at": start,
-                    "updated_at": start,
-                }
-                for i, (direction, kind, text, caption, filename) in enumerate(rows)
-            ],
-        )
+    insert_old_messages(engine, rows)
     migrate.upgrade(engine)
     with engine.connect() as conn:
         flags = (

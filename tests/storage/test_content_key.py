@@ -3,18 +3,18 @@ when a later copy or an edit changes the content, and backfilled by migration 00
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Engine, column, insert, select, table
+from sqlalchemy import Engine, select
 
 from bot import domain
 from bot.content_keys import content_key, message_content_key
 from storage import migrate
 from storage.db import create_db_engine, session_factory, session_scope
 from storage.ingest import insert_messages
-from storage.models import BusinessNumber, Customer, Message
+from storage.models import Message
+from tests.helpers import insert_old_messages
 from tests.metrics.builders import Store, at
 
 _message = Message.__table__  # type: ignore[attr-defined]
@@ -127,7 +127,6 @@ def test_the_bulk_path_sets_the_key(engine: Engine) -> None:
 def test_migration_0007_backfills_the_key(tmp_path: Path) -> None:
     engine = create_db_engine(f"sqlite:///{tmp_path / 'old.db'}")
     migrate.upgrade(engine, "0006")
-    start = datetime(2025, 1, 6, tzinfo=UTC)
     rows = [
         ("outbound", "text", "Price list 2025", None, None),
         ("outbound", "document", None, "See attached", "PL.pdf"),
@@ -135,39 +134,7 @@ def test_migration_0007_backfills_the_key(tmp_path: Path) -> None:
         ("outbound", "unknown", None, None, None),
         ("inbound", "text", "Price list 2025", None, None),
     ]
-    with engine.begin() as conn:
-        number = BusinessNumber.__table__  # type: ignore[attr-defined]
-        customer = Customer.__table__  # type: ignore[attr-defined]
-        conn.execute(insert(number).values(id=1, phone_number_id="pn1", first_seen_at=start))
-        conn.execute(
-            insert(customer).values(id=1, wa_id="861", created_at=start, updated_at=start)
-        )
-        # The table as 0006 left it: without the key column.
-        columns: list[Any] = [column(c.name) for c in _message.c if c.name != "content_key"]
-        conn.execute(
-            insert(table("message", *columns)),
-            [
-                {
-                    "id": i + 1,
-                    "wamid": f"w{i}",
-                    "business_number_id": 1,
-                    "customer_id": 1,
-                    "direction": direction,
-                    "type": kind,
-                    "source": "webhook",
-                    "timestamp": start + timedelta(minutes=i),
-                    "text": text,
-                    "caption": caption,
-                    "filename": filename,
-                    "is_template": False,
-                    "is_automated": False,
-                    "forwarded": False,
-                    "created_at": start,
-                    "updated_at": start,
-                }
-                for i, (direction, kind, text, caption, filename) in enumerate(rows)
-            ],
-        )
+    insert_old_messages(engine, rows)
     migrate.upgrade(engine)
     with engine.connect() as conn:
         keys = conn.execute(select(_message.c.content_key).order_by(_message.c.id)).scalars()
