@@ -134,6 +134,12 @@ def people(conn: Connection, team_id: int | None = None) -> list[Person]:
     ]
 
 
+def team_reps(conn: Connection, team_id: int | None) -> list[Person]:
+    """The active reps (managers left out) of ``team_id``, or of the whole store when it is
+    None, by name, with language."""
+    return [person for person in people(conn, team_id) if person.role == "rep"]
+
+
 def recent_deals(conn: Connection, since: datetime, until: datetime) -> list[RecentDeal]:
     """Deals closed and recorded in ``[since, until)`` that name a rep, oldest first."""
     d = _deal.c

@@ -169,7 +169,7 @@ def build_digest(
     with readonly(engine).connect() as conn:
         team = _team(conn, team_id)
         week = week or review_week(now, team, settings.timezone)
-        members = [p for p in push_queries.people(conn, team_id) if p.role == "rep"]
+        members = push_queries.team_reps(conn, team_id)
         values = _review_values(conn, members, settings, week, now)
     return _render(renderer, locale, values)
 

@@ -138,6 +138,6 @@ def enqueue_nudges(ctx: PushContext, job_id: str, period_key: str) -> int | None
             settings = ctx.settings_for(team)
             if not in_working_hours(now, settings):
                 continue
-            reps = [p for p in push_queries.people(conn, team.id) if p.role == "rep"]
+            reps = push_queries.team_reps(conn, team.id)
             items += nudge_items(ctx, team, reps, find_nudges(conn, reps, settings, now), now)
     return ctx.commit(job_id, period_key, items)

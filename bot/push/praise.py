@@ -68,17 +68,13 @@ def first_quote_requests(
     return found
 
 
-def _team_reps(conn: Connection, team: TeamRow) -> list[Person]:
-    return [p for p in push_queries.people(conn, team.id) if p.role == "rep"]
-
-
 def event_praise(
     ctx: PushContext, conn: Connection, team: TeamRow, settings: TeamSettings, now: datetime
 ) -> list[OutboxItem]:
     """Praise for the team's new deals and new customers' first quote requests."""
     assert team.chat_id is not None
     locale = ctx.locale_for(None, team)
-    reps = {rep.rep_id: rep for rep in _team_reps(conn, team)}
+    reps = {rep.rep_id: rep for rep in push_queries.team_reps(conn, team.id)}
     since = now - EVENT_WINDOW
     items: list[OutboxItem] = []
     for deal in push_queries.recent_deals(conn, since, now + _JUST_AFTER):
@@ -158,7 +154,7 @@ def enqueue_daily_praise(
         for team in push_queries.teams(conn):
             if team.chat_id is None:
                 continue
-            best = top_reply_rate(conn, _team_reps(conn, team), day, now)
+            best = top_reply_rate(conn, push_queries.team_reps(conn, team.id), day, now)
             if best is None:
                 continue
             rep, rate, messaged = best

@@ -139,7 +139,7 @@ def enqueue_reminders(ctx: PushContext, job_id: str, period_key: str) -> int | N
     found: list[tuple[TeamRow, dict[int, Person], list[StaleTag]]] = []
     with ctx.read() as conn:
         for team in push_queries.teams(conn):
-            reps = {p.rep_id: p for p in push_queries.people(conn, team.id) if p.role == "rep"}
+            reps = {p.rep_id: p for p in push_queries.team_reps(conn, team.id)}
             tags = stale_tags(conn, set(reps), now)
             if tags:
                 found.append((team, reps, tags))
