@@ -9,7 +9,7 @@ from telegram.ext import BaseHandler, CommandHandler
 
 from bot.handlers.base import Caller, Command, Context, Deps, guarded, reply, run_db, usage
 from bot.handlers.mystats import settings_for
-from bot.metrics import RepKpis, compute_team
+from bot.metrics import RepKpis, TeamSettings, compute_team
 from bot.telegram import kpis
 from storage import telegram as store
 
@@ -23,6 +23,18 @@ def rank(results: list[RepKpis], metric: str) -> list[tuple[RepKpis, float | Non
     valued = [(kpis_, kpis.metric_value(kpis_, metric)) for kpis_ in results]
     sign = 1 if metric == "response_time" else -1
     return sorted(valued, key=lambda pair: (pair[1] is None, sign * (pair[1] or 0.0), pair[0].rep))
+
+
+async def team_kpis(
+    deps: Deps, team_id: int | None, kind: str, settings: TeamSettings
+) -> list[RepKpis]:
+    """The KPIs of the team's reps (every rep's for no team) in the period of ``kind``
+    that contains now."""
+    members = await run_db(deps, lambda s: {r.id for r in store.team_members(s, team_id)})
+    return await run_db(
+        deps,
+        lambda _s: compute_team(deps.engine, kind, deps.clock(), settings, rep_ids=members),
+    )
 
 
 def handlers(deps: Deps) -> list[BaseHandler]:
@@ -40,13 +52,8 @@ def handlers(deps: Deps) -> list[BaseHandler]:
             else:
                 await usage(update, deps, caller, "leaderboard")
                 return
-        team_id = caller.rep.team_id
-        settings = await settings_for(deps, team_id)
-        members = await run_db(deps, lambda s: {r.id for r in store.team_members(s, team_id)})
-        results = await run_db(
-            deps, lambda _s: compute_team(deps.engine, kind, deps.clock(), settings)
-        )
-        ranked = rank([r for r in results if r.rep_id in members], metric)
+        settings = await settings_for(deps, caller.rep.team_id)
+        ranked = rank(await team_kpis(deps, caller.rep.team_id, kind, settings), metric)
         await reply(
             update, deps, caller, "leaderboard",
             ranked=ranked, metric=metric, kind=kind, base_currency=settings.base_currency,

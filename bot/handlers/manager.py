@@ -22,9 +22,9 @@ from bot.handlers.base import (
     team_locale,
     usage,
 )
-from bot.handlers.leaderboard import rank
+from bot.handlers.leaderboard import rank, team_kpis
 from bot.handlers.mystats import send_report, settings_for
-from bot.metrics import compute_team, period_containing
+from bot.metrics import period_containing
 from bot.metrics.settings import STAGES, WEEKDAYS
 from bot.push.digest import build_digest, send_review
 from bot.render import LOCALES
@@ -76,11 +76,7 @@ def handlers(deps: Deps) -> list[BaseHandler]:
             return
         team_id = caller.rep.team_id
         settings = await settings_for(deps, team_id)
-        members = await run_db(deps, lambda s: {r.id for r in store.team_members(s, team_id)})
-        results = await run_db(
-            deps, lambda _s: compute_team(deps.engine, kind, deps.clock(), settings)
-        )
-        ranked = rank([r for r in results if r.rep_id in members], "score")
+        ranked = rank(await team_kpis(deps, team_id, kind, settings), "score")
         period = period_containing(kind, deps.clock(), settings.timezone)
         await reply(
             update, deps, caller, "team",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -191,6 +191,7 @@ def compute_team(
     settings: TeamSettings | None = None,
     *,
     include_managers: bool = False,
+    rep_ids: Collection[int] | None = None,
 ) -> list[RepKpis]:
     """Compute every active rep's KPIs for ``period`` as of ``at``.
 
@@ -200,6 +201,7 @@ def compute_team(
         at: the evaluation time (aware).
         settings: the team settings; defaults when None.
         include_managers: also compute managers (they are left out of rankings).
+        rep_ids: only these reps (a team's); every active rep when None.
 
     Returns:
         KPIs per rep, by rep name.
@@ -212,6 +214,8 @@ def compute_team(
     resolved = resolve_period(period, at, settings)
     with _connection(source) as conn:
         rows = kpi_queries.reps(conn, include_managers=include_managers)
+        if rep_ids is not None:
+            rows = [row for row in rows if row.id in rep_ids]
         results = [_compute(conn, rep_row, resolved, at, settings) for rep_row in rows]
     logger.info(
         "team kpis computed period=%s reps=%d duration_ms=%.1f",

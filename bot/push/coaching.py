@@ -96,8 +96,8 @@ def enqueue_alerts(ctx: PushContext, week: Period, job_id: str, period_key: str)
     with ctx.read() as conn:
         for managed in ctx.managed_teams(conn):
             team, settings, reps = managed.team, managed.settings, managed.rep_ids
-            this_week = [k for k in compute_team(conn, week, now, settings) if k.rep_id in reps]
-            last_week = compute_team(conn, previous(week), now, settings)
+            this_week = compute_team(conn, week, now, settings, rep_ids=reps)
+            last_week = compute_team(conn, previous(week), now, settings, rep_ids=reps)
             for kpis in below_twice(this_week, last_week, settings.target("quote_rate")):
                 stalled = stalled_conversations(conn, kpis.rep_id, fortnight_start, week.end)
                 before = next(k for k in last_week if k.rep_id == kpis.rep_id)

@@ -178,8 +178,10 @@ def _review_values(
     conn: Connection, reps: list[Person], settings: TeamSettings, week: Period, at: datetime
 ) -> dict[str, Any]:
     ids = {rep.rep_id for rep in reps}
-    this_week = [k for k in compute_team(conn, week, at, settings) if k.rep_id in ids]
-    last_week = {k.rep_id: k for k in compute_team(conn, previous(week), at, settings)}
+    this_week = compute_team(conn, week, at, settings, rep_ids=ids)
+    last_week = {
+        k.rep_id: k for k in compute_team(conn, previous(week), at, settings, rep_ids=ids)
+    }
     open_nudges: dict[int, int] = {}
     for nudge in nudges.find_nudges(conn, reps, settings, week.as_of(at)):
         open_nudges[nudge.rep_id] = open_nudges.get(nudge.rep_id, 0) + 1
@@ -320,7 +322,7 @@ def enqueue_monthly(ctx: PushContext, month: Period, job_id: str, period_key: st
     with ctx.read() as conn:
         for managed in ctx.managed_teams(conn):
             team, settings, reps = managed.team, managed.settings, managed.rep_ids
-            results = [k for k in compute_team(conn, month, now, settings) if k.rep_id in reps]
+            results = compute_team(conn, month, now, settings, rep_ids=reps)
             ranked = sorted(results, key=lambda k: (k.score is None, -(k.score or 0.0), k.rep))
             for manager in managed.managers:
                 assert manager.chat_id is not None

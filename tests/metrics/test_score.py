@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.domain import AccountEventKind
-from bot.metrics import compute
+from bot.metrics import compute, compute_team
 from bot.metrics.periods import period_containing
 from bot.metrics.settings import parse_team_settings
 from tests.metrics.builders import Store, at
@@ -154,3 +154,18 @@ def test_empty_period_scores_zero_with_no_data_as_none(engine: Engine) -> None:
     values = kpis.to_dict()
     for metric in ("reply_rate", "quote_rate", "tag_accuracy", "conversion_rate", "margin"):
         assert values[metric] is None
+
+
+def test_compute_team_for_some_reps_gives_just_their_kpis(engine: Engine) -> None:
+    store = Store(engine)
+    store.rep("Lily")
+    store.rep("Tom")
+    store.rep("Ana")
+    for rep in ("Lily", "Tom", "Ana"):
+        store.outbound(f"c-{rep}", at(hours=1), rep=rep, read_after=timedelta(minutes=5))
+        store.inbound(f"c-{rep}", at(hours=2), rep=rep)
+    when = at(days=3)
+    every = {k.rep: k.to_dict() for k in compute_team(engine, "week", when)}
+    some = compute_team(engine, "week", when, rep_ids={store.reps["Ana"], store.reps["Tom"]})
+    assert [k.rep for k in some] == ["Ana", "Tom"]
+    assert [k.to_dict() for k in some] == [every["Ana"], every["Tom"]]
