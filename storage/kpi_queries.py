@@ -712,8 +712,8 @@ def quote_signals(
         Signals in time order; the caller reads the texts.
     """
     signals = [
-        *_inbound_text_signals(conn, rep_id, start, end, customer_ids),
-        *_document_signals(conn, rep_id, start, end, customer_ids),
+        *_message_signals(conn, "inbound", rep_id, start, end, customer_ids),
+        *_message_signals(conn, "document", rep_id, start, end, customer_ids),
         *(
             QuoteSignal(customer_id, at, "event", None, None)
             for customer_id, at in customer_events(conn, rep_id, "quote", start, end, customer_ids)
@@ -824,43 +824,31 @@ def _message_filters(bounded_below: bool, some_customers: bool) -> list[ColumnEl
 
 
 @cache
-def _inbound_text_query(bounded_below: bool, some_customers: bool) -> Select[Any]:
-    return select(
-        _m("customer_id"), _m("timestamp"), literal("inbound"), _m("text"), _m("caption")
-    ).where(*_message_filters(bounded_below, some_customers), _inbound_signal())
+def _message_signals_query(kind: str, bounded_below: bool, some_customers: bool) -> Select[Any]:
+    # An inbound message is read for its text, an outbound document for its file name.
+    inbound = kind == "inbound"
+    words, signal = (
+        (_m("text"), _inbound_signal()) if inbound else (_m("filename"), _document_signal())
+    )
+    return select(_m("customer_id"), _m("timestamp"), literal(kind), words, _m("caption")).where(
+        *_message_filters(bounded_below, some_customers), signal
+    )
 
 
-def _inbound_text_signals(
+def _message_signals(
     conn: Connection,
+    kind: str,
     rep_id: int,
     start: datetime | None,
     end: datetime,
     customer_ids: Collection[int] | None,
 ) -> Iterator[QuoteSignal]:
-    query = _inbound_text_query(start is not None, customer_ids is not None)
+    """The ``inbound`` texts or outbound ``document`` names that may ask for a quote."""
+    query = _message_signals_query(kind, start is not None, customer_ids is not None)
     params = _filter_params(rep_id, start, end, customer_ids)
     result = conn.execution_options(stream_results=True, yield_per=5000).execute(query, params)
     for row in result:
         yield QuoteSignal(*row)
-
-
-@cache
-def _document_query(bounded_below: bool, some_customers: bool) -> Select[Any]:
-    return select(
-        _m("customer_id"), _m("timestamp"), literal("document"), _m("filename"), _m("caption")
-    ).where(*_message_filters(bounded_below, some_customers), _document_signal())
-
-
-def _document_signals(
-    conn: Connection,
-    rep_id: int,
-    start: datetime | None,
-    end: datetime,
-    customer_ids: Collection[int] | None,
-) -> list[QuoteSignal]:
-    query = _document_query(start is not None, customer_ids is not None)
-    rows = conn.execute(query, _filter_params(rep_id, start, end, customer_ids))
-    return [QuoteSignal(*row) for row in rows]
 
 
 @cache
