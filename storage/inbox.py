@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -45,6 +46,22 @@ def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
+def _inbox_rows(bodies: Sequence[bytes], source: str) -> list[dict[str, Any]]:
+    """The inbox rows of newly received bodies, all received now."""
+    now = utcnow()
+    return [
+        {
+            "source": source,
+            "received_at": now,
+            "body": body,
+            "body_sha256": body_digest(body),
+            "status": PENDING,
+            "attempts": 0,
+        }
+        for body in bodies
+    ]
+
+
 def store_bodies(engine: Engine, bodies: Sequence[bytes], source: str = "whatsapp") -> None:
     """Write webhook bodies to the inbox in one transaction, committed before return.
 
@@ -61,18 +78,7 @@ def store_bodies(engine: Engine, bodies: Sequence[bytes], source: str = "whatsap
     """
     if not bodies:
         return
-    now = utcnow()
-    rows = [
-        {
-            "source": source,
-            "received_at": now,
-            "body": body,
-            "body_sha256": body_digest(body),
-            "status": PENDING,
-            "attempts": 0,
-        }
-        for body in bodies
-    ]
+    rows = _inbox_rows(bodies, source)
     insert_stmt = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
     stmt = insert_stmt(_inbox).on_conflict_do_nothing(index_elements=["body_sha256"])
     try:
@@ -105,8 +111,7 @@ class SqliteAppender:
             raise ValueError("SqliteAppender is for SQLite file stores only")
         statement = sqlite_insert(_inbox).on_conflict_do_nothing(index_elements=["body_sha256"])
         compiled = statement.compile(
-            dialect=engine.dialect,
-            column_keys=["source", "received_at", "body", "body_sha256", "status", "attempts"],
+            dialect=engine.dialect, column_keys=list(_inbox_rows([b""], source)[0])
         )
         self._sql = str(compiled)
         self._order = list(compiled.positiontup or ())
@@ -129,15 +134,13 @@ class SqliteAppender:
         """
         if not bodies:
             return
-        now = utcnow()
-        received_at = self._stored_time(now) if self._stored_time else now
-        values = {"source": self._source, "received_at": received_at, "status": PENDING}
+        values = _inbox_rows(bodies, self._source)
+        received_at = values[0]["received_at"]
+        if self._stored_time is not None:
+            received_at = self._stored_time(received_at)
         rows = [
-            tuple(
-                {**values, "body": body, "body_sha256": body_digest(body), "attempts": 0}[key]
-                for key in self._order
-            )
-            for body in bodies
+            tuple(received_at if key == "received_at" else row[key] for key in self._order)
+            for row in values
         ]
         cursor = self._driver.cursor()
         try:
