@@ -414,12 +414,6 @@ def _utc_from_text(stored: str) -> datetime:
 def _reach_candidates_query(dialect: str, within: timedelta | None) -> Select[Any]:
     starts = _contact_starts(dialect)
     m = _message.alias("m")
-    same_rep = m.c.rep_id == _REP
-    if dialect == "sqlite":
-        # Without statistics SQLite reads ``m`` by the (rep, time) index: every message
-        # of the rep's window, joined to the new customers after. ``+ 0`` keeps that index
-        # out, so it reads each new customer's messages by the (customer, time) index.
-        same_rep = m.c.rep_id + 0 == _REP
     query = (
         select(
             starts.c.customer_id,
@@ -431,7 +425,8 @@ def _reach_candidates_query(dialect: str, within: timedelta | None) -> Select[An
             _scan_time(dialect, m.c.played_at),
             _scan_time(dialect, starts.c.last_inbound),
         )
-        .join(m, and_(m.c.customer_id == starts.c.customer_id, same_rep))
+        # Each new customer's messages, by the (customer, time) index.
+        .join(m, and_(m.c.customer_id == starts.c.customer_id, _of_rep(dialect, True, m)))
         .where(
             m.c.timestamp >= starts.c.contact_start,
             # Implied by the line above; it bounds the index range on PostgreSQL too.
@@ -643,17 +638,18 @@ def _customers_with_turn_messages_query(dialect: str) -> Select[Any]:
     )
 
 
-def _of_rep(dialect: str, by_customer: bool) -> ColumnElement[bool]:
-    """The message is the rep's; with ``by_customer``, for a query of a few customers.
+def _of_rep(dialect: str, by_customer: bool, table: Any = _message) -> ColumnElement[bool]:
+    """The message is the rep's; with ``by_customer``, for a query that reads a few
+    customers' messages (named, or joined from a small set).
 
-    Without statistics SQLite reads such a query, too, by the (rep, time) index, which
-    covers every column it needs and so reads the whole window of every customer.
+    Without statistics SQLite reads such a query, too, by the (rep, time) index (it
+    covers every column the scans need), reading the whole window of every customer.
     ``+ 0`` keeps the rep's indexes out: SQLite reads the (customer, time) index, just
     those customers' messages.
     """
     if by_customer and dialect == "sqlite":
-        return _m("rep_id") + 0 == _REP
-    return _m("rep_id") == _REP
+        return table.c.rep_id + 0 == _REP
+    return table.c.rep_id == _REP
 
 
 def customers_with_turn_messages(
