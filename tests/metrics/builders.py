@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import domain
 from storage.db import session_factory, session_scope
 from storage.ingest import apply_events
-from storage.models import Customer, CustomerEvent, CustomerTag, Deal
+from storage.models import Customer, CustomerEvent, CustomerTag, Deal, Message
 from storage.reps import add_rep
 
 T0 = datetime(2025, 3, 2, 16, 0, tzinfo=UTC)
@@ -138,6 +138,38 @@ class Store:
             )
         self._apply(events)
         return wamid
+
+    def edit(
+        self,
+        wamid: str,
+        when: datetime,
+        text: str,
+        *,
+        customer: str = "c1",
+        rep: str = "Lily",
+        direction: domain.Direction = domain.Direction.INBOUND,
+    ) -> None:
+        """An edit of message ``wamid`` (stored or not yet) to ``text``."""
+        self._apply(
+            [
+                domain.MessageEditEvent(
+                    number=self._number(rep),
+                    customer=domain.CustomerRef(wa_id=customer),
+                    message_id=f"{wamid}.edit.{when.isoformat()}",
+                    original_message_id=wamid,
+                    timestamp=when,
+                    direction=direction,
+                    content=domain.MessageContent(type="text", text=text),
+                )
+            ]
+        )
+
+    def column(self, wamid: str, name: str) -> object:
+        """The stored value of column ``name`` of message ``wamid``."""
+        message = Message.__table__  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
+            query = select(message.c[name]).where(message.c.wamid == wamid)
+            return conn.execute(query).scalar_one()
 
     def customer_id(self, wa_id: str) -> int:
         """The id of the customer with ``wa_id``."""

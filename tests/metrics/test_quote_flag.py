@@ -3,7 +3,7 @@ change, backfilled by migration 0006, and never a change to any KPI."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -31,27 +31,8 @@ def store(engine: Engine) -> Store:
 
 
 def _flag(store: Store, wamid: str) -> bool | None:
-    with store.engine.connect() as conn:
-        value = conn.execute(
-            select(_message.c.quote_request).where(_message.c.wamid == wamid)
-        ).scalar_one()
+    value = store.column(wamid, "quote_request")
     return None if value is None else bool(value)
-
-
-def _edit(store: Store, wamid: str, when: datetime, text: str) -> None:
-    store._apply(
-        [
-            domain.MessageEditEvent(
-                number=store._number("Lily"),
-                customer=domain.CustomerRef(wa_id="c1"),
-                message_id=f"{wamid}.edit",
-                original_message_id=wamid,
-                timestamp=when,
-                direction=domain.Direction.INBOUND,
-                content=domain.MessageContent(type="text", text=text),
-            )
-        ]
-    )
 
 
 @pytest.mark.parametrize(
@@ -97,14 +78,14 @@ def test_a_redelivery_keeps_the_flag_and_an_edit_makes_it_unknown(store: Store) 
         ]
     )
     assert _flag(store, wamid) is False
-    _edit(store, wamid, at(hours=2), "and the price?")
+    store.edit(wamid, at(hours=2), "and the price?")
     assert _flag(store, wamid) is None
 
 
 def test_an_edit_that_asks_for_a_price_counts_as_a_quote_request(store: Store) -> None:
     store.outbound("c1", at(hours=1), read_after=timedelta(minutes=1))
     wamid = store.inbound("c1", at(hours=2), "ok thanks")
-    _edit(store, wamid, at(hours=3), "ok, and the price?")
+    store.edit(wamid, at(hours=3), "ok, and the price?")
     kpis = compute(store.engine, "Lily", "week", at(days=7) - timedelta(seconds=1))
     assert kpis.quote_rate == 1.0
 

@@ -3,7 +3,6 @@ when a later copy or an edit changes the content, and backfilled by migration 00
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, select
@@ -27,11 +26,8 @@ def _store(engine: Engine) -> Store:
 
 
 def _key(store: Store, wamid: str) -> int | None:
-    with store.engine.connect() as conn:
-        value = conn.execute(
-            select(_message.c.content_key).where(_message.c.wamid == wamid)
-        ).scalar_one()
-    return None if value is None else int(value)
+    value = store.column(wamid, "content_key")
+    return None if value is None else int(value)  # type: ignore[call-overload]
 
 
 def _event(
@@ -45,18 +41,6 @@ def _event(
         timestamp=at(hours=1),
         content=content,
         source=domain.MessageSource.ECHO,
-    )
-
-
-def _edit(wamid: str, when: datetime, text: str) -> domain.MessageEditEvent:
-    return domain.MessageEditEvent(
-        number=domain.BusinessNumber(phone_number_id="pn-Lily", waba_id="waba-Lily"),
-        customer=domain.CustomerRef(wa_id="c1"),
-        message_id=f"{wamid}.edit.{when.isoformat()}",
-        original_message_id=wamid,
-        timestamp=when,
-        direction=domain.Direction.OUTBOUND,
-        content=domain.MessageContent(type="text", text=text),
     )
 
 
@@ -96,16 +80,18 @@ def test_a_status_before_its_message_gets_the_key_when_the_message_comes(
 def test_edits_change_the_key_and_an_older_edit_does_not(engine: Engine) -> None:
     store = _store(engine)
     wamid = store.outbound("c1", at(hours=1), "price list attached")
-    store._apply([_edit(wamid, at(hours=3), "Dear Ana, your price")])
+    store.edit(wamid, at(hours=3), "Dear Ana, your price", direction=domain.Direction.OUTBOUND)
     assert _key(store, wamid) == content_key("dear ana, your price")
 
-    store._apply([_edit(wamid, at(hours=2), "price list attached again")])
+    store.edit(
+        wamid, at(hours=2), "price list attached again", direction=domain.Direction.OUTBOUND
+    )
     assert _key(store, wamid) == content_key("dear ana, your price")
 
 
 def test_an_edit_before_its_message_keeps_the_edited_key(engine: Engine) -> None:
     store = _store(engine)
-    store._apply([_edit("wamid.late", at(hours=2), "Edited words")])
+    store.edit("wamid.late", at(hours=2), "Edited words", direction=domain.Direction.OUTBOUND)
     assert _key(store, "wamid.late") == content_key("edited words")
 
     store._apply([_event("wamid.late", domain.MessageContent(type="text", text="Typo wrods"))])
